@@ -1,0 +1,29 @@
+# `make run`: set up .venv and train the default GAN; `make test`: set up and run the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch and torchvision first, pinned to the wheels this project is tested with.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: setup run test docs clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: setup
+	$(BIN)/gankit run
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+docs: setup
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site build dist *.egg-info

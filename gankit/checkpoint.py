@@ -1,0 +1,177 @@
+"""Checkpoints: the whole training state in one safetensors file, written atomically, never pickled.
+
+Tensors (networks, EMA, optimizer states, RNG states, the data stream's generator) are stored under
+prefixed names; everything else (resolved config, counters, optimizer hyper-parameters, the grad
+scaler) is JSON in the file's string metadata. Loading validates the file completely before the
+caller applies any of it, so a bad file never half-changes a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from gankit.errors import GankitError
+
+FORMAT = "gankit-checkpoint/1"
+
+
+@attrs.define
+class TrainingState:
+    """Everything a checkpoint holds, in memory."""
+
+    config: dict[str, Any]
+    counters: dict[str, Any]
+    networks: dict[str, dict[str, torch.Tensor]]
+    ema: dict[str, dict[str, torch.Tensor]]
+    optimizers: dict[str, dict[str, Any]]
+    scaler: dict[str, Any]
+    rng: dict[str, torch.Tensor]
+
+
+def _flatten_optimizer(name: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, param_state in state["state"].items():
+        for key, value in param_state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer/{name}/{index}/{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(name: str, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    prefix = f"optimizer/{name}/"
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            index, _, field = key[len(prefix) :].partition("/")
+            state.setdefault(int(index), {})[field] = value
+    for index, fields in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(fields)
+    groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in meta["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def to_bytes(state: TrainingState) -> bytes:
+    from safetensors.torch import save
+
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, group in (("net", state.networks), ("ema", state.ema)):
+        for net_name, sd in group.items():
+            for key, value in sd.items():
+                tensors[f"{prefix}/{net_name}/{key}"] = value
+    optimizers = {name: _flatten_optimizer(name, sd, tensors) for name, sd in state.optimizers.items()}
+    for key, value in state.rng.items():
+        tensors[f"rng/{key}"] = value
+    # safetensors refuses shared or non-contiguous storage; checkpoints own their copies.
+    tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
+    metadata = {
+        "format": FORMAT,
+        "config": json.dumps(state.config, sort_keys=True),
+        "counters": json.dumps(state.counters, sort_keys=True),
+        "optimizers": json.dumps(optimizers, sort_keys=True),
+        "scaler": json.dumps(state.scaler, sort_keys=True),
+    }
+    return save(tensors, metadata=metadata)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save(state: TrainingState, path: Path) -> None:
+    write_atomic(path, to_bytes(state))
+
+
+def load(path: str | Path) -> TrainingState:
+    """Read and validate a checkpoint; any problem is a one-line :class:`GankitError`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_bytes
+
+    path = Path(path)
+    where = f"{str(path)!r}"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise GankitError(f"cannot read checkpoint {where}: {exc.strerror or exc}") from None
+    if len(raw) < 8:
+        raise GankitError(f"{where} is not a gankit checkpoint: file is {len(raw)} bytes, too short for a safetensors header")
+    header_len = int.from_bytes(raw[:8], "little")
+    if header_len > len(raw) - 8:
+        raise GankitError(f"{where} is not a gankit checkpoint: its header claims {header_len} bytes but the file has {len(raw)}")
+    try:
+        header = json.loads(raw[8 : 8 + header_len])
+        tensors = load_bytes(raw)
+    except (SafetensorError, ValueError, UnicodeDecodeError, RuntimeError, OverflowError) as exc:
+        reason = (str(exc).splitlines() or ["unreadable"])[0]
+        raise GankitError(f"{where} is not a valid safetensors checkpoint: {reason}") from None
+    metadata = header.get("__metadata__") or {} if isinstance(header, dict) else {}
+    if metadata.get("format") != FORMAT:
+        raise GankitError(f"{where} is a safetensors file but not a gankit checkpoint (format {metadata.get('format')!r}, expected {FORMAT!r})")
+    try:
+        config = json.loads(metadata["config"])
+        counters = json.loads(metadata["counters"])
+        optimizer_meta = json.loads(metadata["optimizers"])
+        scaler = json.loads(metadata["scaler"])
+        networks: dict[str, dict[str, torch.Tensor]] = {}
+        ema: dict[str, dict[str, torch.Tensor]] = {}
+        rng: dict[str, torch.Tensor] = {}
+        for key, value in tensors.items():
+            prefix, _, rest = key.partition("/")
+            if prefix in ("net", "ema"):
+                net_name, _, param = rest.partition("/")
+                (networks if prefix == "net" else ema).setdefault(net_name, {})[param] = value
+            elif prefix == "rng":
+                if value.dtype != torch.uint8:
+                    raise ValueError(f"RNG state {rest!r} has dtype {value.dtype}, expected uint8")
+                rng[rest] = value
+            elif prefix != "optimizer":
+                raise ValueError(f"unexpected tensor {key!r}")
+        optimizers = {name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizer_meta.items()}
+        int(counters["step"])
+        config["run"], config["components"]  # noqa: B018 - both sections must be present
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
+    return TrainingState(config, counters, networks, ema, optimizers, scaler, rng)
+
+
+def find_checkpoint(target: str | Path) -> Path:
+    """A checkpoint file, or a run folder's latest checkpoint."""
+    target = Path(target)
+    if target.is_dir():
+        folder = target / "checkpoints" if (target / "checkpoints").is_dir() else target
+        pointer = folder / "latest"
+        if pointer.is_file():
+            named = folder / pointer.read_text().strip()
+            if named.is_file():
+                return named
+        found = sorted(folder.glob("step-*.safetensors"))
+        if not found:
+            raise GankitError(f"no checkpoint in {str(target)!r}: expected {str(folder / 'step-*.safetensors')!r}")
+        return found[-1]
+    if not target.exists():
+        raise GankitError(f"no such run folder or checkpoint: {str(target)!r}")
+    return target

@@ -1,0 +1,166 @@
+"""``gankit run``: resolve the configuration, build, train, and say where everything went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gankit.config import AMP_CHOICES, OPTIMIZER_CHOICES, RESUMABLE_FIELDS
+from gankit.errors import GankitError
+
+# Flag -> RunConfig field, for the flags that map one to one.
+FIELD_OF = {
+    "arch": "arch", "loss": "loss", "reg": "regs", "data": "data", "scheme": "scheme",
+    "data_root": "data_root", "download": "download", "resolution": "resolution",
+    "steps": "steps", "epochs": "epochs", "batch_size": "batch_size", "lr_g": "lr_g", "lr_d": "lr_d",
+    "betas": "betas", "n_critic": "n_critic", "z_dim": "z_dim", "seed": "seed", "device": "device",
+    "amp": "amp", "ema": "ema", "optimizer": "optimizer", "log_every": "log_every",
+    "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
+}
+
+
+class Betas(click.ParamType):
+    name = "B1,B2"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[float, float]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            b1, b2 = (float(v) for v in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not two comma-separated numbers like 0.5,0.999", param, ctx)
+        return (b1, b2)
+
+
+@click.command(context_settings={"show_default": False})
+@click.option("--arch", metavar="NAME", help="Architecture (default mlp). See: gankit list arch")
+@click.option("--loss", metavar="NAME", help="Adversarial loss (default bce). See: gankit list loss")
+@click.option("--reg", multiple=True, metavar="NAME", help="Regularizer; repeat to combine (gp, r1, sn, clip).")
+@click.option("--data", metavar="NAME", help="Data source (default digits, embedded). See: gankit list data")
+@click.option("--scheme", metavar="NAME", help="Training scheme (default unconditional).")
+@click.option("--data-root", type=click.Path(file_okay=False), help="Folder holding on-disk data sets (mnist, cifar10, folder).")
+@click.option("--download", is_flag=True, default=None, help="Let torchvision download a missing data set.")
+@click.option("--resolution", type=click.IntRange(min=1), help="Resize images to this many pixels per side.")
+@click.option("--steps", type=click.IntRange(min=1), help="Training iterations (n_critic D steps + 1 G step each).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Passes over a finite data set (instead of --steps).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
+@click.option("--lr", "lr_both", type=click.FloatRange(min=0, min_open=True), help="Learning rate of both G and D.")
+@click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
+@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
+@click.option("--betas", type=Betas(), help="Adam betas, e.g. 0.5,0.999.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZER_CHOICES), help="Optimizer (default adam; clip suggests rmsprop).")
+@click.option("--n-critic", type=click.IntRange(min=1), help="Discriminator steps per generator step.")
+@click.option("--z-dim", type=click.IntRange(min=1), help="Noise dimension (default 64).")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (default 0).")
+@click.option("--device", metavar="DEVICE", help="auto (default: CUDA when present), cpu, cuda, cuda:N.")
+@click.option("--amp", type=click.Choice(AMP_CHOICES), help="Mixed precision: auto (on for CUDA), on, off.")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), help="EMA decay for G's weights (e.g. 0.999); 0 is off.")
+@click.option("--log-every", type=click.IntRange(min=1), help="Log metrics every N steps.")
+@click.option("--sample-every", type=click.IntRange(min=1), help="Save a sample picture every N steps.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), help="Save a checkpoint every N steps.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Folder for run folders.")
+@click.option("--name", help="Run folder name (default: data-arch-loss-regs-timestamp).")
+@click.option("--resume", metavar="RUN_OR_CHECKPOINT", help="Continue a run from its latest (or the given) checkpoint.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings and [component] option tables.")
+@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE", help="Set a run setting (steps=500) or a component option (gp.weight=5, arch.g_hidden=128,128).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output; the final summary only.")
+def run(out: str, name: str | None, resume: str | None, config_file: str | None, set_items: tuple[str, ...], quiet: bool, lr_both: float | None, **flags: Any) -> None:
+    """Train a GAN. With no options: an MLP GAN on scikit-learn's embedded 8x8 digits.
+
+    \b
+    Examples:
+      gankit run --arch mlp --loss wgan --reg gp
+      gankit run --data grid25 --loss wgan --reg gp --steps 2000
+      gankit run --data mnist --data-root ~/data --batch-size 100
+      gankit run --resume runs/NAME --steps 6000
+    """
+    explicit = {FIELD_OF[k]: v for k, v in flags.items() if v is not None and v != ()}
+    if lr_both is not None:
+        explicit.setdefault("lr_g", lr_both)
+        explicit.setdefault("lr_d", lr_both)
+
+    from gankit.engine.trainer import Trainer
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+    from gankit.runs import RunFolder, default_name
+    from gankit.tracking import ConsoleTracker, JSONLTracker
+
+    resume_state = None
+    if resume is not None:
+        from gankit import checkpoint
+
+        path = checkpoint.find_checkpoint(resume)
+        resume_state = checkpoint.load(path)
+        saved_run = resume_state.config["run"]
+        base = dict(saved_run, options={n: c["options"] for n, c in resume_state.config["components"].items()})
+        resolved = resolve(registry(), explicit, set_items, config_file, base=base)
+        _check_resumable(saved_run, resolved.config.to_dict())
+        _check_same_options(resume_state.config["components"], resolved.describe()["components"])
+        folder = RunFolder(path.parent.parent if path.parent.name == "checkpoints" else path.parent)
+        if name is not None and Path(out, name).resolve() != folder.path.resolve():
+            raise GankitError(f"--resume continues {str(folder.path)!r}; drop --name {name} (a resumed run stays in its folder)")
+    else:
+        resolved = resolve(registry(), explicit, set_items, config_file)
+
+    trainer = Trainer(resolved, resume_state=resume_state, resume_from=str(path) if resume else None)
+    if resume is None:
+        folder = RunFolder.create(Path(out) / (name or default_name(resolved.config)))
+    folder.write_config(trainer.describe())
+    trackers = [JSONLTracker(folder.metrics)] + ([] if quiet else [ConsoleTracker()])
+    click.echo(
+        f"gankit: {resolved.config.arch} / {resolved.config.loss}"
+        f"{''.join(' + ' + r for r in resolved.config.regs)} on {resolved.config.data}, "
+        f"{trainer.total_steps} steps on {trainer.device}"
+        + (f" (resuming at step {trainer.step})" if resume else "")
+        + f" -> {folder.path}",
+        err=True,
+    )
+    summary = trainer.fit(folder, trackers)
+    _report(summary)
+
+
+def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
+    for key in sorted(set(saved) | set(now)):
+        if key in RESUMABLE_FIELDS or key == "options":
+            continue
+        if _normalize(saved.get(key)) != _normalize(now.get(key)):
+            allowed = ", ".join(sorted(RESUMABLE_FIELDS))
+            raise GankitError(
+                f"--resume: {key} is {saved.get(key)!r} in the saved run but {now.get(key)!r} was given; "
+                f"a resumed run keeps its configuration (only {allowed} may change)"
+            )
+
+
+def _check_same_options(saved: dict[str, Any], now: dict[str, Any]) -> None:
+    for name, component in now.items():
+        before = saved.get(name, {}).get("options", {})
+        for key, value in component["options"].items():
+            if _normalize(before.get(key)) != _normalize(value):
+                raise GankitError(
+                    f"--resume: {name}.{key} is {before.get(key)!r} in the saved run but {value!r} was given; "
+                    "a resumed run keeps its component options"
+                )
+
+
+def _normalize(value: Any) -> Any:
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
+def _report(summary: dict[str, Any]) -> None:
+    folder = summary["run_folder"]
+    lines = []
+    if summary["stopped_by"]:
+        lines.append(f"Stopped by {summary['stopped_by']} at step {summary['steps']}/{summary['total_steps']}.")
+        lines.append(f"Continue with: gankit run --resume {folder}")
+    else:
+        lines.append(f"Finished {summary['steps']} steps in {summary['seconds']:.1f} s ({summary['steps_per_s']:.1f} steps/s).")
+    lines += [
+        f"  run folder:  {folder}",
+        f"  samples:     {summary['samples']}",
+        f"  checkpoint:  {summary['checkpoint']}",
+        f"  metrics:     {folder}/metrics.jsonl",
+        f"Generate more: gankit sample {folder} -n 64 -o samples.png",
+    ]
+    click.echo("\n".join(lines))

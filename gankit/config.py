@@ -1,0 +1,282 @@
+"""Run configuration: one frozen attrs class, filled from defaults, a TOML file and flags.
+
+Precedence, lowest first: :class:`RunConfig` defaults, the chosen components' suggested defaults
+(data source, architecture, loss, regularizers, in that order), the ``--config`` TOML file, explicit
+flags and ``--set``. Component options live in ``options[component_name]``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gankit.errors import GankitError, choice_error
+
+AMP_CHOICES = ("auto", "on", "off")
+OPTIMIZER_CHOICES = ("adam", "rmsprop")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value <= 0:
+        raise GankitError(f"{attribute.name} must be positive, got {value!r}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value < 0:
+        raise GankitError(f"{attribute.name} must be zero or positive, got {value!r}")
+
+
+def _betas(instance: Any, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
+    if len(value) != 2 or not all(0.0 <= b < 1.0 for b in value):
+        raise GankitError(f"betas must be two numbers in [0, 1), got {value!r}")
+
+
+def _ema(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise GankitError(f"ema must be a decay in [0, 1) (0 turns it off), got {value!r}")
+
+
+def _choice(choices: tuple[str, ...]) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+        if value not in choices:
+            raise choice_error(attribute.name, value, choices)
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """Everything that defines a run. Saved resolved, with the components' options, in config.json."""
+
+    data: str = "digits"
+    arch: str = "mlp"
+    loss: str = "bce"
+    regs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    scheme: str = "unconditional"
+    #: Training iterations (one iteration = n_critic discriminator steps + one generator step).
+    steps: int = attrs.field(default=2000, validator=_positive)
+    #: Passes over a finite data set by the discriminator; overrides ``steps`` when set.
+    epochs: float | None = attrs.field(default=None, validator=_positive)
+    batch_size: int = attrs.field(default=64, validator=_positive)
+    optimizer: str = attrs.field(default="adam", validator=_choice(OPTIMIZER_CHOICES))
+    lr_g: float = attrs.field(default=2e-4, validator=_positive)
+    lr_d: float = attrs.field(default=2e-4, validator=_positive)
+    betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=tuple, validator=_betas)
+    n_critic: int = attrs.field(default=1, validator=_positive)
+    z_dim: int = attrs.field(default=64, validator=_positive)
+    seed: int = attrs.field(default=0, validator=_non_negative)
+    device: str = "auto"
+    amp: str = attrs.field(default="auto", validator=_choice(AMP_CHOICES))
+    #: Decay of the generator's exponential moving average; 0 turns EMA off.
+    ema: float = attrs.field(default=0.0, validator=_ema)
+    log_every: int = attrs.field(default=100, validator=_positive)
+    sample_every: int = attrs.field(default=1000, validator=_positive)
+    checkpoint_every: int = attrs.field(default=1000, validator=_positive)
+    keep_checkpoints: int = attrs.field(default=3, validator=_positive)
+    data_root: str | None = None
+    download: bool = False
+    resolution: int | None = attrs.field(default=None, validator=_positive)
+    #: Component name -> option name -> value, as given; validated against each component's config.
+    options: dict[str, dict[str, Any]] = attrs.Factory(dict)
+
+    def components(self) -> list[tuple[str, str]]:
+        """(kind, name) of every chosen component, in resolution order."""
+        chosen = [("data", self.data), ("architecture", self.arch), ("loss", self.loss)]
+        chosen += [("regularizer", r) for r in self.regs]
+        return chosen + [("scheme", self.scheme)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self, recurse=False) | {"regs": list(self.regs), "betas": list(self.betas)}
+
+
+RUN_FIELDS = {f.name: f for f in attrs.fields(RunConfig)}
+
+#: Fields that may differ when a run is resumed; everything else must match the checkpoint.
+RESUMABLE_FIELDS = frozenset(
+    {"steps", "epochs", "device", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "data_root"}
+)
+
+#: ``--set`` prefixes that stand for the chosen component of a kind (``--set loss.saturating=true``).
+KIND_ALIASES = {"arch": "arch", "architecture": "arch", "loss": "loss", "data": "data", "scheme": "scheme"}
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def convert_value(key: str, value: Any, tp: Any) -> Any:
+    """Convert a TOML value or a ``--set`` string to the annotated type ``tp``, or raise GankitError."""
+    if isinstance(tp, str):  # postponed annotations on a class we could not resolve
+        tp = {"int": int, "float": float, "str": str, "bool": bool}.get(tp, Any)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arm in (a for a in args if a is not type(None)):
+            try:
+                return convert_value(key, value, arm)
+            except GankitError as exc:
+                errors.append(str(exc))
+        raise GankitError(errors[0] if errors else f"{key}: cannot use {value!r}")
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise GankitError(f"{key} must be a comma-separated list, got {value!r}")
+        item_types = args if args and args[-1] is not Ellipsis else (args[0] if args else Any,) * len(items)
+        if len(item_types) != len(items):
+            raise GankitError(f"{key} needs {len(item_types)} comma-separated values, got {value!r}")
+        return tuple(convert_value(key, v.strip() if isinstance(v, str) else v, t) for v, t in zip(items, item_types))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise GankitError(f"{key} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise GankitError(f"{key} must be an integer, got {value!r}")
+        try:
+            return int(value) if not isinstance(value, str) else int(value.strip().replace("_", ""))
+        except ValueError:
+            raise GankitError(f"{key} must be an integer, got {value!r}") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise GankitError(f"{key} must be a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise GankitError(f"{key} must be a number, got {value!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise GankitError(f"{key} must be a finite number, got {value!r}")
+        return number
+    if tp is str:
+        if not isinstance(value, str):
+            raise GankitError(f"{key} must be a string, got {value!r}")
+        return value
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise GankitError(f"{key} must be a table, got {value!r}")
+        return value
+    return value
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        hints = {}
+    return {f.name: hints.get(f.name, f.type) for f in attrs.fields(cls)}
+
+
+def build_options(spec: Any, options: dict[str, Any]) -> Any:
+    """Instantiate ``spec.config`` from raw options, naming the bad key or value on error."""
+    label = spec.name
+    if spec.config is None:
+        if options:
+            raise GankitError(f"{spec.kind} {label!r} has no options, got {', '.join(sorted(options))}")
+        return None
+    types_by_name = _field_types(spec.config)
+    values = {}
+    for key, raw in options.items():
+        if key not in types_by_name:
+            raise choice_error(f"option for {label!r}", key, types_by_name)
+        values[key] = convert_value(f"{label}.{key}", raw, types_by_name[key])
+    try:
+        return spec.config(**values)
+    except GankitError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise GankitError(f"invalid options for {label!r}: {exc}") from None
+
+
+def parse_set(assignments: list[str] | tuple[str, ...]) -> tuple[dict, dict]:
+    """Split ``--set`` items into run-field values and options keyed by their prefix.
+
+    The prefix is a component name (``gp.weight=10``) or a kind alias (``arch.width=128``) that the
+    caller maps to the chosen component.
+    """
+    run_values: dict[str, Any] = {}
+    options: dict[str, dict[str, Any]] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise GankitError(f"--set expects KEY=VALUE (like gp.weight=10 or steps=500), got {item!r}")
+        component, dot, option = key.rpartition(".")
+        if not dot:
+            if key not in RUN_FIELDS or key == "options":
+                valid = sorted(set(RUN_FIELDS) - {"options"}) + ["<component>.<option>"]
+                raise choice_error("setting for --set", key, valid)
+            run_values[key] = value
+            continue
+        options.setdefault(component, {})[option] = value
+    return run_values, options
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML run config; errors name the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GankitError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise GankitError(f"config file {str(path)!r} is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GankitError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    return data
+
+
+def split_toml(data: dict[str, Any]) -> tuple[dict, dict]:
+    """Split a parsed TOML file into run-field values and per-component option tables."""
+    run_values: dict[str, Any] = {}
+    options: dict[str, dict[str, Any]] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            options[key] = dict(value)
+        elif key in RUN_FIELDS and key != "options":
+            run_values[key] = value
+        else:
+            valid = sorted(set(RUN_FIELDS) - {"options"}) + ["[<component>] tables"]
+            raise choice_error("config key", key, valid)
+    return run_values, options
+
+
+def typed_run_values(values: dict[str, Any]) -> dict[str, Any]:
+    types_by_name = _field_types(RunConfig)
+    return {k: convert_value(k, v, types_by_name[k]) for k, v in values.items()}
+
+
+def make_run_config(values: dict[str, Any]) -> RunConfig:
+    try:
+        return RunConfig(**values)
+    except GankitError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise GankitError(f"invalid run configuration: {exc}") from None
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default)
+
+
+def _json_default(obj: Any) -> Any:
+    if attrs.has(type(obj)):
+        return attrs.asdict(obj)
+    if isinstance(obj, (tuple, set, frozenset)):
+        return list(obj)
+    return str(obj)

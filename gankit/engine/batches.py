@@ -1,0 +1,82 @@
+"""Real batches on the device: shuffled per epoch from a tensor, or drawn from a distribution.
+
+The stream has its own CPU generator, so the data order does not depend on how much randomness the
+models use, and its state (epoch, position, the generator at the epoch's start) is saved with each
+checkpoint for exact resume.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from gankit.components import Dataset
+from gankit.errors import GankitError
+
+
+class Batch(NamedTuple):
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+
+
+class BatchStream:
+    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, seed: int):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.device = device
+        self.generator = torch.Generator().manual_seed(seed + 0x5EED)
+        self.epoch = 0
+        self.position = 0
+        self._perm: torch.Tensor | None = None
+        self._epoch_start = self.generator.get_state()
+        self.samples = self.labels = None
+        if dataset.samples is not None:
+            n = int(dataset.samples.shape[0])
+            if batch_size > n:
+                name = dataset.description.name
+                raise GankitError(f"--batch-size {batch_size} is larger than data set {name!r} ({n} samples); use at most {n}")
+            self.samples = dataset.samples.to(device, torch.float32).contiguous()
+            if dataset.labels is not None:
+                self.labels = dataset.labels.to(device)
+
+    @property
+    def finite(self) -> bool:
+        return self.samples is not None
+
+    def epochs_to_steps(self, epochs: float, batches_per_step: int) -> int:
+        if not self.finite:
+            raise GankitError(f"--epochs needs a finite data set; {self.dataset.description.name!r} is sampled on demand, use --steps")
+        per_epoch = len(self.samples) // self.batch_size
+        return max(1, round(epochs * per_epoch / batches_per_step))
+
+    def next(self) -> Batch:
+        if not self.finite:
+            x = self.dataset.sample(self.batch_size, self.generator)
+            return Batch(x.to(self.device, torch.float32, non_blocking=True))
+        if self._perm is None or self.position + self.batch_size > len(self._perm):
+            self._start_epoch()
+        idx = self._perm[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        y = self.labels.index_select(0, idx) if self.labels is not None else None
+        return Batch(self.samples.index_select(0, idx), y)
+
+    def _start_epoch(self) -> None:
+        if self._perm is not None:
+            self.epoch += 1
+        self._epoch_start = self.generator.get_state()
+        self._perm = torch.randperm(len(self.samples), generator=self.generator).to(self.device)
+        self.position = 0
+
+    def state(self) -> tuple[dict[str, int], torch.Tensor]:
+        started = self._perm is not None
+        counters = {"epoch": self.epoch, "position": self.position, "started": int(started)}
+        return counters, (self._epoch_start if started and self.finite else self.generator.get_state())
+
+    def load_state(self, counters: dict[str, int], generator_state: torch.Tensor) -> None:
+        self.generator.set_state(generator_state)
+        if self.finite and counters.get("started"):
+            self._epoch_start = generator_state.clone()
+            self._perm = torch.randperm(len(self.samples), generator=self.generator).to(self.device)
+        self.epoch = counters.get("epoch", 0)
+        self.position = counters.get("position", 0)

@@ -1,0 +1,48 @@
+"""Device choice, seeding, and the RNG state that exact resume restores."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from gankit.errors import GankitError
+
+
+def choose_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else CPU; anything else must be a device torch can use."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise GankitError(f"unknown --device {name!r}; choose from: auto, cpu, cuda, cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GankitError(f"--device {name} asked for, but no CUDA GPU is available here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise GankitError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif device.type not in ("cpu", "mps"):
+        raise GankitError(f"unsupported --device {name!r}; choose from: auto, cpu, cuda, cuda:N")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """Every global RNG state as uint8 tensors, for the checkpoint."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            state[f"cuda{i}"] = s
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch"])
+    cuda = [state[k] for k in sorted(k for k in state if k.startswith("cuda"))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])

@@ -1,0 +1,271 @@
+"""The training loop around a scheme: build, step, log, sample, checkpoint, resume."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from gankit import checkpoint
+from gankit.components import Architecture, DataDescription, Dataset, DataRequest, Loss, Regularizer, Scheme
+from gankit.engine.amp import Precision
+from gankit.engine.batches import BatchStream
+from gankit.engine.devices import choose_device, rng_state, seed_everything, set_rng_state
+from gankit.engine.ema import EMA
+from gankit.engine.step import StepContext
+from gankit.errors import GankitError
+from gankit.images import save_samples
+from gankit.resolve import ResolvedRun
+from gankit.runs import RunFolder
+from gankit.tracking import Tracker
+
+#: Fixed noise for sample grids: the same images at every step, so progress is easy to see.
+SAMPLE_GRID_SIZE = 64
+
+
+def _expect(obj: Any, kind_type: type, spec: Any) -> Any:
+    if not isinstance(obj, kind_type):
+        raise GankitError(
+            f"{spec.kind} {spec.name!r} from plugin {spec.plugin!r} built a {type(obj).__name__}, "
+            f"not a gankit.{kind_type.__name__}"
+        )
+    return obj
+
+
+class Model:
+    """The networks of a resolved run, built on a device; what training and ``gankit sample`` share."""
+
+    def __init__(self, run: ResolvedRun, device: torch.device, description: DataDescription):
+        cfg = run.config
+        configs = run.component_configs
+        self.description = description
+        self.scheme: Scheme = _expect(run.scheme.create(configs[run.scheme.name]), Scheme, run.scheme)
+        arch: Architecture = _expect(run.architecture.create(configs[run.architecture.name]), Architecture, run.architecture)
+        self.regularizers: list[Regularizer] = [
+            _expect(spec.create(configs[spec.name]), Regularizer, spec) for spec in run.regularizers
+        ]
+        nets = self.scheme.build(arch, self.description, cfg.z_dim)
+        for name in self.scheme.discriminators:
+            for reg in self.regularizers:
+                nets[name] = reg.wrap_discriminator(nets[name])
+        self.nets: dict[str, nn.Module] = {name: net.to(device) for name, net in nets.items()}
+        self.ema = {name: EMA(self.nets[name], cfg.ema) for name in self.scheme.ema_networks} if cfg.ema > 0 else {}
+        self.device = device
+        self.z_dim = cfg.z_dim
+
+    @torch.no_grad()
+    def generate(self, noise: torch.Tensor) -> torch.Tensor:
+        """Samples in ``[-1, 1]`` from the EMA networks when there are any, in eval mode."""
+        nets = dict(self.nets) | {name: ema.shadow for name, ema in self.ema.items()}
+        modes = {name: net.training for name, net in nets.items()}
+        for net in nets.values():
+            net.eval()
+        try:
+            return self.scheme.sample(nets, noise.to(self.device)).float()
+        finally:
+            for name, net in nets.items():
+                net.train(modes[name])
+
+    def load_weights(self, state: checkpoint.TrainingState, where: str) -> None:
+        """Check every tensor against the built networks first, then copy: all or nothing."""
+        groups = [(self.nets, state.networks, "network")] + ([(self._ema_nets(), state.ema, "EMA network")] if self.ema else [])
+        for nets, saved, label in groups:
+            if set(saved) != set(nets):
+                raise GankitError(f"{where} holds {label}s {sorted(saved)}, but this run builds {sorted(nets)}")
+            for name, net in nets.items():
+                expected = net.state_dict()
+                missing = sorted(set(expected) - set(saved[name]))
+                extra = sorted(set(saved[name]) - set(expected))
+                if missing or extra:
+                    raise GankitError(f"{where} does not fit {label} {name!r}: missing {missing[:3]}, unexpected {extra[:3]}")
+                for key, tensor in expected.items():
+                    got = saved[name][key]
+                    if got.shape != tensor.shape or got.dtype != tensor.dtype:
+                        raise GankitError(
+                            f"{where} does not fit {label} {name!r}: {key} is {tuple(got.shape)} {got.dtype}, "
+                            f"this run needs {tuple(tensor.shape)} {tensor.dtype}"
+                        )
+        for nets, saved, _ in groups:
+            for name, net in nets.items():
+                net.load_state_dict(saved[name])
+
+    def _ema_nets(self) -> dict[str, nn.Module]:
+        return {name: ema.shadow for name, ema in self.ema.items()}
+
+
+class Trainer:
+    """Builds everything for a run (touching no files), then :meth:`fit` trains into a run folder."""
+
+    def __init__(self, run: ResolvedRun, resume_state: checkpoint.TrainingState | None = None, resume_from: str | None = None):
+        cfg = run.config
+        self.run = run
+        self.device = choose_device(cfg.device)
+        seed_everything(cfg.seed)
+        request = DataRequest(root=cfg.data_root, download=cfg.download, resolution=cfg.resolution)
+        self.dataset: Dataset = _expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
+        self.model = model = Model(run, self.device, self.dataset.description)
+        self.loss: Loss = _expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
+        self.precision = Precision(self.device, cfg.amp)
+        self.batches = BatchStream(self.dataset, cfg.batch_size, self.device, cfg.seed)
+        self.optimizers = {
+            name: self._optimizer(name, [p for n in net_names for p in model.nets[n].parameters()])
+            for name, net_names in model.scheme.optimizers.items()
+        }
+        self.context = StepContext(
+            nets=model.nets,
+            optimizers=self.optimizers,
+            loss=self.loss,
+            regularizers=model.regularizers,
+            precision=self.precision,
+            batches=self.batches,
+            z_dim=cfg.z_dim,
+            n_critic=cfg.n_critic,
+            device=self.device,
+            optimized_networks=model.scheme.optimizers,
+            discriminators=model.scheme.discriminators,
+        )
+        self.total_steps = (
+            self.batches.epochs_to_steps(cfg.epochs, cfg.n_critic) if cfg.epochs is not None else cfg.steps
+        )
+        self.step = 0
+        sample_generator = torch.Generator().manual_seed(cfg.seed)
+        self.sample_noise = torch.randn(SAMPLE_GRID_SIZE, cfg.z_dim, generator=sample_generator)
+        self.sample_real = self.batches.samples[:1024] if self.batches.finite else self.dataset.sample(1024, sample_generator)
+        if resume_state is not None:
+            self._restore(resume_state, f"checkpoint {resume_from!r}")
+        self._stop_requested: str | None = None
+        self.folder: RunFolder | None = None
+        self.trackers: list[Tracker] = []
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved configuration plus what the data looks like (so sampling needs no data)."""
+        return self.run.describe() | {"data_description": attrs.asdict(self.model.description)}
+
+    def _optimizer(self, name: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        cfg = self.run.config
+        lr = {"generator": cfg.lr_g, "discriminator": cfg.lr_d}.get(name, cfg.lr_g)
+        # foreach kernels: one launch per group of tensors, the fastest choice on CPU and GPU alike.
+        if cfg.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, foreach=True)
+
+    # -- checkpoints -------------------------------------------------------------------------------
+
+    def state(self) -> checkpoint.TrainingState:
+        data_counters, data_generator = self.batches.state()
+        rng = rng_state() | {"data": data_generator}
+        return checkpoint.TrainingState(
+            config=self.describe(),
+            counters={"step": self.step, "d_steps": self.context.d_steps, "data": data_counters},
+            networks={name: net.state_dict() for name, net in self.model.nets.items()},
+            ema={name: ema.shadow.state_dict() for name, ema in self.model.ema.items()},
+            optimizers={name: opt.state_dict() for name, opt in self.optimizers.items()},
+            scaler=self.precision.state_dict(),
+            rng=rng,
+        )
+
+    def _restore(self, state: checkpoint.TrainingState, where: str) -> None:
+        self.model.load_weights(state, where)
+        if set(state.optimizers) != set(self.optimizers):
+            raise GankitError(f"{where} holds optimizers {sorted(state.optimizers)}, this run has {sorted(self.optimizers)}")
+        for name, opt in self.optimizers.items():
+            try:
+                opt.load_state_dict(state.optimizers[name])
+            except (ValueError, KeyError, RuntimeError) as exc:
+                raise GankitError(f"{where}: optimizer {name!r} state does not fit: {exc}") from None
+        self.precision.load_state_dict(state.scaler)
+        rng = dict(state.rng)
+        self.batches.load_state(state.counters.get("data", {}), rng.pop("data"))
+        set_rng_state(rng)
+        self.step = int(state.counters["step"])
+        self.context.d_steps = int(state.counters.get("d_steps", 0))
+
+    def save_checkpoint(self) -> Path:
+        try:
+            path = self.folder.save_checkpoint(self.state(), self.step, self.run.config.keep_checkpoints)
+        except OSError as exc:
+            raise GankitError(
+                f"could not write checkpoint for step {self.step} in {str(self.folder.checkpoints)!r}: "
+                f"{exc.strerror or exc}; the previous checkpoint is kept"
+            ) from None
+        for tracker in self.trackers:
+            tracker.log_checkpoint(self.step, path)
+        return path
+
+    def save_samples(self) -> Path:
+        path = self.folder.sample_path(self.step)
+        save_samples(self.model.generate(self.sample_noise), self.model.description, path, real=self.sample_real)
+        for tracker in self.trackers:
+            tracker.log_samples(self.step, path)
+        return path
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        self._stop_requested = signal.Signals(signum).name
+
+    def fit(self, folder: RunFolder, trackers: list[Tracker]) -> dict[str, Any]:
+        cfg = self.run.config
+        self.folder, self.trackers = folder, trackers
+        scheme = self.model.scheme
+        for tracker in self.trackers:
+            tracker.start(self.describe(), self.total_steps, self.step)
+        previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        started, last_log_time, last_log_step = time.perf_counter(), time.perf_counter(), self.step
+        first_step = self.step
+        metrics: dict[str, torch.Tensor] = {}
+        checkpoint_path = sample_path = None
+        saved_step = None
+        try:
+            while self.step < self.total_steps and not self._stop_requested:
+                metrics = scheme.step(self.context)
+                for ema in self.model.ema.values():
+                    ema.update()
+                self.step += 1
+                for tracker in self.trackers:
+                    tracker.advance(self.step)
+                last = self.step == self.total_steps
+                if self.step % cfg.log_every == 0 or last:
+                    now = time.perf_counter()
+                    values = {k: float(v) for k, v in metrics.items()}  # the only host sync
+                    values["steps_per_s"] = (self.step - last_log_step) / max(now - last_log_time, 1e-9)
+                    last_log_time, last_log_step = now, self.step
+                    self._check_finite(values)
+                    for tracker in self.trackers:
+                        tracker.log_metrics(self.step, values)
+                if self.step % cfg.sample_every == 0 or last:
+                    sample_path = self.save_samples()
+                if self.step % cfg.checkpoint_every == 0 or last:
+                    checkpoint_path, saved_step = self.save_checkpoint(), self.step
+            if self._stop_requested and saved_step != self.step:
+                checkpoint_path = self.save_checkpoint()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        elapsed = time.perf_counter() - started
+        summary = {
+            "steps": self.step,
+            "total_steps": self.total_steps,
+            "seconds": round(elapsed, 2),
+            "steps_per_s": round((self.step - first_step) / max(elapsed, 1e-9), 2),
+            "stopped_by": self._stop_requested,
+            "run_folder": str(self.folder.path),
+            "checkpoint": str(checkpoint_path) if checkpoint_path else None,
+            "samples": str(sample_path) if sample_path else None,
+        }
+        for tracker in self.trackers:
+            tracker.finish(summary)
+        return summary
+
+    def _check_finite(self, values: dict[str, float]) -> None:
+        bad = [k for k, v in values.items() if v != v or v in (float("inf"), float("-inf"))]
+        if bad:
+            raise GankitError(
+                f"{', '.join(bad)} became non-finite by step {self.step} ({self.run.loss.name} loss, "
+                f"lr_d {self.run.config.lr_d}); the last good checkpoint is kept: try a lower learning rate or --amp off"
+            )

@@ -1,0 +1,116 @@
+"""Every hook a gankit plugin can implement. These docstrings are the hook reference.
+
+A plugin is a module (or any object) named by an entry point in the ``gankit`` group::
+
+    [project.entry-points.gankit]
+    myplugin = "my_package.plugin"
+
+and implements hooks with the :data:`gankit.hookimpl` marker::
+
+    from gankit import hookimpl
+
+    @hookimpl
+    def gankit_register_losses(register):
+        register("myloss", MyLoss, config=MyLossConfig, summary="what it does, in one line")
+
+Each registration hook receives a ``register`` callable with the signature::
+
+    register(name, factory, *, config=None, summary="", defaults=None)
+
+``name``
+    What users type (``--loss myloss``). Unique per kind; if two plugins register one name, users pick
+    one with ``plugin:name``.
+``factory``
+    Builds the component: ``factory(config)`` for every kind except data sources, which are called
+    ``factory(config, request)`` with a :class:`gankit.DataRequest`. It may also be a
+    ``"module:attribute"`` string, imported only when the component is used, so that listing plugins
+    never imports torch.
+``config``
+    A frozen attrs class with a default for every field: the component's options, settable with
+    ``--set name.option=value`` and ``[name]`` tables in a TOML config. ``None`` when it has none.
+``summary``
+    One line shown by ``gankit list``.
+``defaults``
+    Run settings that suit this component (``{"n_critic": 5, "lr_d": 1e-4}`` for WGAN losses).
+    They apply when the user did not set them; data source defaults apply first, then the
+    architecture's, the loss's and the regularizers'.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+hookspec = pluggy.HookspecMarker("gankit")
+
+
+class Register(Protocol):
+    """The ``register`` callable that each registration hook receives."""
+
+    def __call__(
+        self,
+        name: str,
+        factory: Any,
+        *,
+        config: type | None = None,
+        summary: str = "",
+        defaults: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+@hookspec
+def gankit_register_architectures(register: Register) -> None:
+    """Register architectures: factories of a :class:`gankit.Architecture`.
+
+    An architecture builds networks shaped to a :class:`gankit.DataDescription`: a generator from
+    noise ``(N, z_dim)`` to samples in ``[-1, 1]``, a discriminator from samples to logits ``(N,)``.
+    It raises :class:`gankit.GankitError` for data it cannot take, naming what would work.
+    """
+
+
+@hookspec
+def gankit_register_losses(register: Register) -> None:
+    """Register adversarial losses: factories of a :class:`gankit.Loss`.
+
+    A loss maps the discriminator's raw scores to a discriminator loss and a generator loss, both
+    scalars. Squashing (sigmoid) belongs here, where it can be numerically stable.
+    """
+
+
+@hookspec
+def gankit_register_regularizers(register: Register) -> None:
+    """Register regularizers: factories of a :class:`gankit.Regularizer`.
+
+    A regularizer can wrap the discriminator when it is built (spectral norm), add a penalty to the
+    discriminator loss (gradient penalty, R1; lazily with ``every``), or act after each discriminator
+    step (weight clipping). Several can be combined with a repeated ``--reg``.
+    """
+
+
+@hookspec
+def gankit_register_data_sources(register: Register) -> None:
+    """Register data sources: factories ``factory(config, request)`` of a :class:`gankit.Dataset`.
+
+    A finite data set is decoded once into one tensor scaled to ``[-1, 1]``
+    (:class:`gankit.TensorDataset`); a distribution implements ``Dataset.sample``. Missing files are a
+    :class:`gankit.GankitError` naming the path and the fix; nothing is downloaded unless
+    ``request.download`` is true.
+    """
+
+
+@hookspec
+def gankit_register_schemes(register: Register) -> None:
+    """Register training schemes: factories of a :class:`gankit.Scheme`.
+
+    A scheme names its networks and optimizers and implements one training iteration on a
+    :class:`gankit.engine.step.StepContext`; the engine does everything around it.
+    """
+
+
+@hookspec
+def gankit_register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``gankit`` command line: ``cli.add_command(my_command)``."""

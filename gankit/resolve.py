@@ -1,0 +1,122 @@
+"""From what the user typed to a fully resolved run: component specs, their configs, the run config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from gankit.config import (
+    KIND_ALIASES,
+    RUN_FIELDS,
+    RunConfig,
+    make_run_config,
+    parse_set,
+    read_toml,
+    split_toml,
+    typed_run_values,
+)
+from gankit.errors import GankitError
+from gankit.registry import ComponentSpec, Registry
+
+_NAME_FIELDS = {"data": "data", "architecture": "arch", "loss": "loss", "scheme": "scheme"}
+
+
+@attrs.frozen
+class ResolvedRun:
+    """A run config with every component looked up and its options validated."""
+
+    config: RunConfig
+    data: ComponentSpec
+    architecture: ComponentSpec
+    loss: ComponentSpec
+    regularizers: tuple[ComponentSpec, ...]
+    scheme: ComponentSpec
+    #: Component name -> its attrs config instance (or None).
+    component_configs: dict[str, Any]
+
+    def specs(self) -> list[ComponentSpec]:
+        return [self.data, self.architecture, self.loss, *self.regularizers, self.scheme]
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved configuration as saved in config.json and checkpoints."""
+        components = {}
+        for spec in self.specs():
+            cfg = self.component_configs[spec.name]
+            components[spec.name] = {
+                "kind": spec.kind,
+                "plugin": spec.plugin,
+                "options": attrs.asdict(cfg) if cfg is not None else {},
+            }
+        return {"run": self.config.to_dict(), "components": components}
+
+
+def resolve(
+    registry: Registry,
+    flags: dict[str, Any] | None = None,
+    set_items: tuple[str, ...] | list[str] = (),
+    config_file: str | None = None,
+    base: dict[str, Any] | None = None,
+) -> ResolvedRun:
+    """Resolve a run. ``flags`` holds only the options the user gave explicitly, already typed.
+
+    ``base`` (a saved run's ``run`` section, used on resume) replaces the component defaults.
+    """
+    file_values: dict[str, Any] = {}
+    options: dict[str, dict[str, Any]] = {}
+    if config_file:
+        file_values, options = split_toml(read_toml(config_file))
+    set_values, set_options = parse_set(set_items)
+    explicit = typed_run_values(file_values) | typed_run_values(set_values) | dict(flags or {})
+
+    names = {f: explicit.get(f, (base or {}).get(f, RUN_FIELDS[f].default)) for f in ("data", "arch", "loss", "scheme")}
+    reg_names = tuple(explicit.get("regs", (base or {}).get("regs", ())))
+    data = registry.get("data", names["data"])
+    arch = registry.get("architecture", names["arch"])
+    loss = registry.get("loss", names["loss"])
+    regs = tuple(registry.get("regularizer", r) for r in reg_names)
+    scheme = registry.get("scheme", names["scheme"])
+    seen: set[str] = set()
+    for reg in regs:
+        if reg.name in seen:
+            raise GankitError(f"regularizer {reg.name!r} is given twice with --reg")
+        seen.add(reg.name)
+
+    chosen = {"arch": arch.name, "loss": loss.name, "data": data.name, "scheme": scheme.name}
+    for prefix, values in set_options.items():
+        name = chosen.get(KIND_ALIASES.get(prefix, ""), prefix)
+        options.setdefault(name, {}).update(values)
+    specs = [data, arch, loss, *regs, scheme]
+    in_run = {s.name: s for s in specs}
+    base_options = (base or {}).get("options", {})
+    for name in options:
+        if name not in in_run:
+            listed = ", ".join(in_run)
+            raise GankitError(f"options given for {name!r}, which is not part of this run; components in this run: {listed}")
+
+    suggested_options: dict[str, dict[str, Any]] = {}
+    if base is not None:
+        values = dict(base)
+    else:
+        values = {}
+        for spec in specs:
+            for key, value in spec.defaults.items():
+                component, dot, option = key.partition(".")
+                if dot:  # an option of another component, applied only when it is in the run
+                    if component in in_run:
+                        suggested_options.setdefault(component, {})[option] = value
+                elif key in RUN_FIELDS and key != "options":
+                    values[key] = value
+                else:
+                    raise GankitError(f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r}) suggests unknown setting {key!r}")
+    values |= explicit
+    values |= {"data": data.name, "arch": arch.name, "loss": loss.name, "scheme": scheme.name}
+    values["regs"] = tuple(r.name for r in regs)
+    merged_options = {
+        name: suggested_options.get(name, {}) | base_options.get(name, {}) | options.get(name, {}) for name in in_run
+    }
+    given = {name: base_options.get(name, {}) | options.get(name, {}) for name in in_run}
+    values["options"] = {name: opts for name, opts in given.items() if opts}
+    config = make_run_config(values)
+    component_configs = {spec.name: spec.make_config(merged_options[spec.name]) for spec in specs}
+    return ResolvedRun(config, data, arch, loss, regs, scheme, component_configs)

@@ -1,0 +1,59 @@
+"""Shared fixtures: a CLI runner, and the test plugin distribution installed for this session only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_PLUGIN = ROOT / "tests" / "plugins" / "gankit-testplugin"
+
+
+@pytest.fixture
+def gankit(tmp_path, monkeypatch):
+    """Invoke the CLI in-process inside ``tmp_path``: ``gankit("run", "--steps", "5")`` -> click Result."""
+    from gankit.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory) -> Path:
+    """A real, non-editable install of tests/plugins/gankit-testplugin into a private site folder.
+
+    Only processes given this folder on PYTHONPATH see the plugin, so the rest of the suite (and the
+    user's environment) never does.
+    """
+    site = tmp_path_factory.mktemp("plugin-site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(TEST_PLUGIN)],
+        check=True,
+    )
+    return site
+
+
+@pytest.fixture
+def run_gankit(tmp_path):
+    """Run the installed ``gankit`` command in a subprocess in ``tmp_path``; returns CompletedProcess."""
+
+    def run(*args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600):
+        full_env = dict(os.environ, **(env or {}))
+        result = subprocess.run(
+            [sys.executable, "-m", "gankit", *args], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"gankit {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
