@@ -118,10 +118,14 @@ def load(path: str | Path) -> TrainingState:
     except OSError as exc:
         raise GankitError(f"cannot read checkpoint {where}: {exc.strerror or exc}") from None
     if len(raw) < 8:
-        raise GankitError(f"{where} is not a gankit checkpoint: file is {len(raw)} bytes, too short for a safetensors header")
+        raise GankitError(
+            f"{where} is not a gankit checkpoint: file is {len(raw)} bytes, too short for a safetensors header"
+        )
     header_len = int.from_bytes(raw[:8], "little")
     if header_len > len(raw) - 8:
-        raise GankitError(f"{where} is not a gankit checkpoint: its header claims {header_len} bytes but the file has {len(raw)}")
+        raise GankitError(
+            f"{where} is not a gankit checkpoint: its header claims {header_len} bytes but the file has {len(raw)}"
+        )
     try:
         header = json.loads(raw[8 : 8 + header_len])
         tensors = load_bytes(raw)
@@ -130,7 +134,9 @@ def load(path: str | Path) -> TrainingState:
         raise GankitError(f"{where} is not a valid safetensors checkpoint: {reason}") from None
     metadata = header.get("__metadata__") or {} if isinstance(header, dict) else {}
     if metadata.get("format") != FORMAT:
-        raise GankitError(f"{where} is a safetensors file but not a gankit checkpoint (format {metadata.get('format')!r}, expected {FORMAT!r})")
+        raise GankitError(
+            f"{where} is a safetensors file but not a gankit checkpoint (format {metadata.get('format')!r}, expected {FORMAT!r})"
+        )
     try:
         config = json.loads(metadata["config"])
         counters = json.loads(metadata["counters"])

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor, nn
 
+    from gankit.engine.step import StepContext
+
 
 @attrs.frozen
 class DataDescription:
@@ -177,7 +179,7 @@ class Scheme:
         """Build every network this scheme trains."""
         raise NotImplementedError
 
-    def step(self, t: Any) -> dict[str, Tensor]:
+    def step(self, t: StepContext) -> dict[str, Tensor]:
         """Run one iteration with the :class:`gankit.engine.step.StepContext` ``t``.
 
         Return the metrics to log as detached scalar tensors; the engine reads them only at log steps,

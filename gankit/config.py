@@ -72,6 +72,8 @@ class RunConfig:
     z_dim: int = attrs.field(default=64, validator=_positive)
     seed: int = attrs.field(default=0, validator=_non_negative)
     device: str = "auto"
+    #: Deterministic kernels only (slower on CUDA; CPU runs are reproducible either way).
+    deterministic: bool = False
     amp: str = attrs.field(default="auto", validator=_choice(AMP_CHOICES))
     #: Decay of the generator's exponential moving average; 0 turns EMA off.
     ema: float = attrs.field(default=0.0, validator=_ema)
@@ -99,7 +101,17 @@ RUN_FIELDS = {f.name: f for f in attrs.fields(RunConfig)}
 
 #: Fields that may differ when a run is resumed; everything else must match the checkpoint.
 RESUMABLE_FIELDS = frozenset(
-    {"steps", "epochs", "device", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "data_root"}
+    {
+        "steps",
+        "epochs",
+        "device",
+        "deterministic",
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "data_root",
+    }
 )
 
 #: ``--set`` prefixes that stand for the chosen component of a kind (``--set loss.saturating=true``).

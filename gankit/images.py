@@ -18,10 +18,19 @@ def save_samples(samples: torch.Tensor, data: DataDescription, path: Path, real:
     if data.modality == "image":
         from torchvision.utils import make_grid
 
-        grid = make_grid(samples.clamp(-1, 1), nrow=int(math.ceil(math.sqrt(len(samples)))), normalize=True, value_range=(-1, 1), pad_value=1.0)
+        grid = make_grid(
+            samples.clamp(-1, 1),
+            nrow=int(math.ceil(math.sqrt(len(samples)))),
+            normalize=True,
+            value_range=(-1, 1),
+            pad_value=1.0,
+        )
         picture = grid.mul(255).round().to(torch.uint8)
     else:
-        picture = scatter(samples.reshape(len(samples), -1)[:, :2], None if real is None else real.float().cpu().reshape(len(real), -1)[:, :2])
+        picture = scatter(
+            samples.reshape(len(samples), -1)[:, :2],
+            None if real is None else real.float().cpu().reshape(len(real), -1)[:, :2],
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(picture.permute(1, 2, 0).contiguous().numpy()).save(path)
 

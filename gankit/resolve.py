@@ -92,7 +92,9 @@ def resolve(
     for name in options:
         if name not in in_run:
             listed = ", ".join(in_run)
-            raise GankitError(f"options given for {name!r}, which is not part of this run; components in this run: {listed}")
+            raise GankitError(
+                f"options given for {name!r}, which is not part of this run; components in this run: {listed}"
+            )
 
     suggested_options: dict[str, dict[str, Any]] = {}
     if base is not None:
@@ -108,7 +110,9 @@ def resolve(
                 elif key in RUN_FIELDS and key != "options":
                     values[key] = value
                 else:
-                    raise GankitError(f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r}) suggests unknown setting {key!r}")
+                    raise GankitError(
+                        f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r}) suggests unknown setting {key!r}"
+                    )
     values |= explicit
     values |= {"data": data.name, "arch": arch.name, "loss": loss.name, "scheme": scheme.name}
     values["regs"] = tuple(r.name for r in regs)

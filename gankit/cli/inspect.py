@@ -8,11 +8,17 @@ from gankit.components import KINDS
 from gankit.errors import choice_error
 
 KIND_NAMES = {
-    "arch": "architecture", "architecture": "architecture", "architectures": "architecture",
-    "loss": "loss", "losses": "loss",
-    "reg": "regularizer", "regularizer": "regularizer", "regularizers": "regularizer",
+    "arch": "architecture",
+    "architecture": "architecture",
+    "architectures": "architecture",
+    "loss": "loss",
+    "losses": "loss",
+    "reg": "regularizer",
+    "regularizer": "regularizer",
+    "regularizers": "regularizer",
     "data": "data",
-    "scheme": "scheme", "schemes": "scheme",
+    "scheme": "scheme",
+    "schemes": "scheme",
 }
 
 

@@ -12,12 +12,31 @@ from gankit.errors import GankitError
 
 # Flag -> RunConfig field, for the flags that map one to one.
 FIELD_OF = {
-    "arch": "arch", "loss": "loss", "reg": "regs", "data": "data", "scheme": "scheme",
-    "data_root": "data_root", "download": "download", "resolution": "resolution",
-    "steps": "steps", "epochs": "epochs", "batch_size": "batch_size", "lr_g": "lr_g", "lr_d": "lr_d",
-    "betas": "betas", "n_critic": "n_critic", "z_dim": "z_dim", "seed": "seed", "device": "device",
-    "amp": "amp", "ema": "ema", "optimizer": "optimizer", "log_every": "log_every",
-    "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
+    "arch": "arch",
+    "loss": "loss",
+    "reg": "regs",
+    "data": "data",
+    "scheme": "scheme",
+    "data_root": "data_root",
+    "download": "download",
+    "resolution": "resolution",
+    "steps": "steps",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr_g": "lr_g",
+    "lr_d": "lr_d",
+    "betas": "betas",
+    "n_critic": "n_critic",
+    "z_dim": "z_dim",
+    "seed": "seed",
+    "device": "device",
+    "deterministic": "deterministic",
+    "amp": "amp",
+    "ema": "ema",
+    "optimizer": "optimizer",
+    "log_every": "log_every",
+    "sample_every": "sample_every",
+    "checkpoint_every": "checkpoint_every",
 }
 
 
@@ -40,33 +59,69 @@ class Betas(click.ParamType):
 @click.option("--reg", multiple=True, metavar="NAME", help="Regularizer; repeat to combine (gp, r1, sn, clip).")
 @click.option("--data", metavar="NAME", help="Data source (default digits, embedded). See: gankit list data")
 @click.option("--scheme", metavar="NAME", help="Training scheme (default unconditional).")
-@click.option("--data-root", type=click.Path(file_okay=False), help="Folder holding on-disk data sets (mnist, cifar10, folder).")
+@click.option(
+    "--data-root", type=click.Path(file_okay=False), help="Folder holding on-disk data sets (mnist, cifar10, folder)."
+)
 @click.option("--download", is_flag=True, default=None, help="Let torchvision download a missing data set.")
 @click.option("--resolution", type=click.IntRange(min=1), help="Resize images to this many pixels per side.")
 @click.option("--steps", type=click.IntRange(min=1), help="Training iterations (n_critic D steps + 1 G step each).")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Passes over a finite data set (instead of --steps).")
+@click.option(
+    "--epochs", type=click.FloatRange(min=0, min_open=True), help="Passes over a finite data set (instead of --steps)."
+)
 @click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
 @click.option("--lr", "lr_both", type=click.FloatRange(min=0, min_open=True), help="Learning rate of both G and D.")
 @click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
 @click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
 @click.option("--betas", type=Betas(), help="Adam betas, e.g. 0.5,0.999.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZER_CHOICES), help="Optimizer (default adam; clip suggests rmsprop).")
+@click.option(
+    "--optimizer", type=click.Choice(OPTIMIZER_CHOICES), help="Optimizer (default adam; clip suggests rmsprop)."
+)
 @click.option("--n-critic", type=click.IntRange(min=1), help="Discriminator steps per generator step.")
 @click.option("--z-dim", type=click.IntRange(min=1), help="Noise dimension (default 64).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed (default 0).")
 @click.option("--device", metavar="DEVICE", help="auto (default: CUDA when present), cpu, cuda, cuda:N.")
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    default=None,
+    help="Use deterministic kernels only (reproducible CUDA runs, slower).",
+)
 @click.option("--amp", type=click.Choice(AMP_CHOICES), help="Mixed precision: auto (on for CUDA), on, off.")
-@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), help="EMA decay for G's weights (e.g. 0.999); 0 is off.")
+@click.option(
+    "--ema", type=click.FloatRange(0, 1, max_open=True), help="EMA decay for G's weights (e.g. 0.999); 0 is off."
+)
 @click.option("--log-every", type=click.IntRange(min=1), help="Log metrics every N steps.")
 @click.option("--sample-every", type=click.IntRange(min=1), help="Save a sample picture every N steps.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), help="Save a checkpoint every N steps.")
-@click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Folder for run folders.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Folder for run folders."
+)
 @click.option("--name", help="Run folder name (default: data-arch-loss-regs-timestamp).")
 @click.option("--resume", metavar="RUN_OR_CHECKPOINT", help="Continue a run from its latest (or the given) checkpoint.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings and [component] option tables.")
-@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE", help="Set a run setting (steps=500) or a component option (gp.weight=5, arch.g_hidden=128,128).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="TOML file of settings and [component] option tables.",
+)
+@click.option(
+    "--set",
+    "set_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a run setting (steps=500) or a component option (gp.weight=5, arch.g_hidden=128,128).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; the final summary only.")
-def run(out: str, name: str | None, resume: str | None, config_file: str | None, set_items: tuple[str, ...], quiet: bool, lr_both: float | None, **flags: Any) -> None:
+def run(
+    out: str,
+    name: str | None,
+    resume: str | None,
+    config_file: str | None,
+    set_items: tuple[str, ...],
+    quiet: bool,
+    lr_both: float | None,
+    **flags: Any,
+) -> None:
     """Train a GAN. With no options: an MLP GAN on scikit-learn's embedded 8x8 digits.
 
     \b
@@ -100,7 +155,9 @@ def run(out: str, name: str | None, resume: str | None, config_file: str | None,
         _check_same_options(resume_state.config["components"], resolved.describe()["components"])
         folder = RunFolder(path.parent.parent if path.parent.name == "checkpoints" else path.parent)
         if name is not None and Path(out, name).resolve() != folder.path.resolve():
-            raise GankitError(f"--resume continues {str(folder.path)!r}; drop --name {name} (a resumed run stays in its folder)")
+            raise GankitError(
+                f"--resume continues {str(folder.path)!r}; drop --name {name} (a resumed run stays in its folder)"
+            )
     else:
         resolved = resolve(registry(), explicit, set_items, config_file)
 
@@ -155,7 +212,9 @@ def _report(summary: dict[str, Any]) -> None:
         lines.append(f"Stopped by {summary['stopped_by']} at step {summary['steps']}/{summary['total_steps']}.")
         lines.append(f"Continue with: gankit run --resume {folder}")
     else:
-        lines.append(f"Finished {summary['steps']} steps in {summary['seconds']:.1f} s ({summary['steps_per_s']:.1f} steps/s).")
+        lines.append(
+            f"Finished {summary['steps']} steps in {summary['seconds']:.1f} s ({summary['steps_per_s']:.1f} steps/s)."
+        )
     lines += [
         f"  run folder:  {folder}",
         f"  samples:     {summary['samples']}",

@@ -14,16 +14,26 @@ FORMATS = (".png", ".npy")
 @click.command()
 @click.argument("target", metavar="RUN_OR_CHECKPOINT")
 @click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True, help="How many samples.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid (or scatter) or a .npy array.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid (or scatter) or a .npy array."
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True, help="Samples generated per forward pass.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Samples generated per forward pass.",
+)
 def sample(target: str, count: int, output: str, seed: int, device: str, batch_size: int) -> None:
     """Generate N samples. A .npy holds them in the data's own units (pixels in [0, 1], points in
     their plane); a .png shows them as an image grid or a scatter plot."""
     out = Path(output)
     if out.suffix.lower() not in FORMATS:
-        raise GankitError(f"unknown output format {out.suffix or '(none)'!r} for {output!r}; choose from: {', '.join(FORMATS)}")
+        raise GankitError(
+            f"unknown output format {out.suffix or '(none)'!r} for {output!r}; choose from: {', '.join(FORMATS)}"
+        )
 
     import attrs
     import numpy as np

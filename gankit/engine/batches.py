@@ -35,7 +35,9 @@ class BatchStream:
             n = int(dataset.samples.shape[0])
             if batch_size > n:
                 name = dataset.description.name
-                raise GankitError(f"--batch-size {batch_size} is larger than data set {name!r} ({n} samples); use at most {n}")
+                raise GankitError(
+                    f"--batch-size {batch_size} is larger than data set {name!r} ({n} samples); use at most {n}"
+                )
             self.samples = dataset.samples.to(device, torch.float32).contiguous()
             if dataset.labels is not None:
                 self.labels = dataset.labels.to(device)
@@ -46,7 +48,9 @@ class BatchStream:
 
     def epochs_to_steps(self, epochs: float, batches_per_step: int) -> int:
         if not self.finite:
-            raise GankitError(f"--epochs needs a finite data set; {self.dataset.description.name!r} is sampled on demand, use --steps")
+            raise GankitError(
+                f"--epochs needs a finite data set; {self.dataset.description.name!r} is sampled on demand, use --steps"
+            )
         per_epoch = len(self.samples) // self.batch_size
         return max(1, round(epochs * per_epoch / batches_per_step))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import torch
@@ -25,6 +26,17 @@ def choose_device(name: str) -> torch.device:
     elif device.type not in ("cpu", "mps"):
         raise GankitError(f"unsupported --device {name!r}; choose from: auto, cpu, cuda, cuda:N")
     return device
+
+
+def configure_determinism(device: torch.device, deterministic: bool) -> None:
+    """Deterministic kernels when asked; otherwise let cuDNN pick the fastest convolution algorithms."""
+    if deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic; set before the first CUDA matmul.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
 
 
 def seed_everything(seed: int) -> None:

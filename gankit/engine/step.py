@@ -53,8 +53,12 @@ class StepContext:
         }
         #: Discriminator steps taken so far; lazy regularizers count with it.
         self.d_steps = 0
-        self._penalized = [r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty]
-        self._after_d = [r for r in regularizers if type(r).after_discriminator_step is not Regularizer.after_discriminator_step]
+        self._penalized = [
+            r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty
+        ]
+        self._after_d = [
+            r for r in regularizers if type(r).after_discriminator_step is not Regularizer.after_discriminator_step
+        ]
 
     def next_batch(self) -> Batch:
         return self.batches.next()
@@ -65,7 +69,9 @@ class StepContext:
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         return self.precision.autocast()
 
-    def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor, discriminator: nn.Module) -> torch.Tensor | None:
+    def discriminator_penalty(
+        self, real: torch.Tensor, fake: torch.Tensor, discriminator: nn.Module
+    ) -> torch.Tensor | None:
         """Sum of the regularizers' penalties due on this discriminator step (``None`` if none is due)."""
         total = None
         for reg in self._penalized:

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from gankit import checkpoint
-from gankit.components import Architecture, DataDescription, Dataset, DataRequest, Loss, Regularizer, Scheme
+from gankit.components import Architecture, DataDescription, DataRequest, Dataset, Loss, Regularizer, Scheme
 from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
-from gankit.engine.devices import choose_device, rng_state, seed_everything, set_rng_state
+from gankit.engine.devices import choose_device, configure_determinism, rng_state, seed_everything, set_rng_state
 from gankit.engine.ema import EMA
 from gankit.engine.step import StepContext
 from gankit.errors import GankitError
@@ -45,7 +45,9 @@ class Model:
         configs = run.component_configs
         self.description = description
         self.scheme: Scheme = _expect(run.scheme.create(configs[run.scheme.name]), Scheme, run.scheme)
-        arch: Architecture = _expect(run.architecture.create(configs[run.architecture.name]), Architecture, run.architecture)
+        arch: Architecture = _expect(
+            run.architecture.create(configs[run.architecture.name]), Architecture, run.architecture
+        )
         self.regularizers: list[Regularizer] = [
             _expect(spec.create(configs[spec.name]), Regularizer, spec) for spec in run.regularizers
         ]
@@ -73,7 +75,9 @@ class Model:
 
     def load_weights(self, state: checkpoint.TrainingState, where: str) -> None:
         """Check every tensor against the built networks first, then copy: all or nothing."""
-        groups = [(self.nets, state.networks, "network")] + ([(self._ema_nets(), state.ema, "EMA network")] if self.ema else [])
+        groups = [(self.nets, state.networks, "network")] + (
+            [(self._ema_nets(), state.ema, "EMA network")] if self.ema else []
+        )
         for nets, saved, label in groups:
             if set(saved) != set(nets):
                 raise GankitError(f"{where} holds {label}s {sorted(saved)}, but this run builds {sorted(nets)}")
@@ -82,7 +86,9 @@ class Model:
                 missing = sorted(set(expected) - set(saved[name]))
                 extra = sorted(set(saved[name]) - set(expected))
                 if missing or extra:
-                    raise GankitError(f"{where} does not fit {label} {name!r}: missing {missing[:3]}, unexpected {extra[:3]}")
+                    raise GankitError(
+                        f"{where} does not fit {label} {name!r}: missing {missing[:3]}, unexpected {extra[:3]}"
+                    )
                 for key, tensor in expected.items():
                     got = saved[name][key]
                     if got.shape != tensor.shape or got.dtype != tensor.dtype:
@@ -101,13 +107,18 @@ class Model:
 class Trainer:
     """Builds everything for a run (touching no files), then :meth:`fit` trains into a run folder."""
 
-    def __init__(self, run: ResolvedRun, resume_state: checkpoint.TrainingState | None = None, resume_from: str | None = None):
+    def __init__(
+        self, run: ResolvedRun, resume_state: checkpoint.TrainingState | None = None, resume_from: str | None = None
+    ):
         cfg = run.config
         self.run = run
         self.device = choose_device(cfg.device)
+        configure_determinism(self.device, cfg.deterministic)
         seed_everything(cfg.seed)
         request = DataRequest(root=cfg.data_root, download=cfg.download, resolution=cfg.resolution)
-        self.dataset: Dataset = _expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
+        self.dataset: Dataset = _expect(
+            run.data.create(run.component_configs[run.data.name], request), Dataset, run.data
+        )
         self.model = model = Model(run, self.device, self.dataset.description)
         self.loss: Loss = _expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
         self.precision = Precision(self.device, cfg.amp)
@@ -135,7 +146,9 @@ class Trainer:
         self.step = 0
         sample_generator = torch.Generator().manual_seed(cfg.seed)
         self.sample_noise = torch.randn(SAMPLE_GRID_SIZE, cfg.z_dim, generator=sample_generator)
-        self.sample_real = self.batches.samples[:1024] if self.batches.finite else self.dataset.sample(1024, sample_generator)
+        self.sample_real = (
+            self.batches.samples[:1024] if self.batches.finite else self.dataset.sample(1024, sample_generator)
+        )
         if resume_state is not None:
             self._restore(resume_state, f"checkpoint {resume_from!r}")
         self._stop_requested: str | None = None
@@ -172,7 +185,9 @@ class Trainer:
     def _restore(self, state: checkpoint.TrainingState, where: str) -> None:
         self.model.load_weights(state, where)
         if set(state.optimizers) != set(self.optimizers):
-            raise GankitError(f"{where} holds optimizers {sorted(state.optimizers)}, this run has {sorted(self.optimizers)}")
+            raise GankitError(
+                f"{where} holds optimizers {sorted(state.optimizers)}, this run has {sorted(self.optimizers)}"
+            )
         for name, opt in self.optimizers.items():
             try:
                 opt.load_state_dict(state.optimizers[name])

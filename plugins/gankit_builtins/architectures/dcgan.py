@@ -56,7 +56,11 @@ class DCGAN(Architecture):
             nn.ReLU(inplace=True),
         ]
         for _ in range(blocks - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(inplace=True),
+            ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, data.channels, 4, 2, 1), nn.Tanh()]
         net = nn.Sequential(*layers)

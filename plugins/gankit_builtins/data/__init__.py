@@ -45,7 +45,12 @@ def gankit_register_data_sources(register):
         ("grid25", "25 Gaussians on a 5x5 grid over [-4, 4], std 0.05 (VEEGAN/PacGAN benchmark)"),
     ):
         register(name, f"gankit_builtins.data.toy:{name}", config=ToyConfig, summary=summary, defaults=TOY_DEFAULTS)
-    register("swissroll", "gankit_builtins.data.toy:swissroll", summary="2-D swiss roll, noise 0.25, scaled by 1/7.5 (WGAN-GP toy set)", defaults=TOY_DEFAULTS)
+    register(
+        "swissroll",
+        "gankit_builtins.data.toy:swissroll",
+        summary="2-D swiss roll, noise 0.25, scaled by 1/7.5 (WGAN-GP toy set)",
+        defaults=TOY_DEFAULTS,
+    )
     register(
         "digits",
         "gankit_builtins.data.digits:digits",
@@ -61,4 +66,9 @@ def gankit_register_data_sources(register):
             summary=f"{title} from --data-root (torchvision's folder layout); --download to fetch it",
             defaults={"batch_size": 64, "epochs": 5.0},
         )
-    register("folder", "gankit_builtins.data.folder:folder", config=FolderConfig, summary="every image under --data-root, resized to --resolution (default 64)")
+    register(
+        "folder",
+        "gankit_builtins.data.folder:folder",
+        config=FolderConfig,
+        summary="every image under --data-root, resized to --resolution (default 64)",
+    )

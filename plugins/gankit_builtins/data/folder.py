@@ -41,5 +41,7 @@ def folder(config, request: DataRequest) -> TensorDataset:
         labels.append(class_names.index(path.parent.relative_to(root).as_posix()))
     x = torch.stack(images).float().div(127.5).sub(1.0)
     num_classes = len(class_names) if len(class_names) > 1 else None
-    description = DataDescription(f"folder:{root.name}", tuple(x.shape[1:]), "image", value_range=(0.0, 1.0), num_classes=num_classes)
+    description = DataDescription(
+        f"folder:{root.name}", tuple(x.shape[1:]), "image", value_range=(0.0, 1.0), num_classes=num_classes
+    )
     return TensorDataset(description, x, torch.as_tensor(labels) if num_classes else None)

@@ -14,7 +14,9 @@ DEFAULT_ROOT = "data"
 def _resize(x: torch.Tensor, resolution: int | None) -> torch.Tensor:
     if resolution is None or resolution == x.shape[-1]:
         return x
-    return torch.nn.functional.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+    return torch.nn.functional.interpolate(
+        x, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False
+    ).clamp(-1, 1)
 
 
 def _load(name: str, dataset_class_name: str, folder: str, config, request: DataRequest) -> TensorDataset:
@@ -22,7 +24,9 @@ def _load(name: str, dataset_class_name: str, folder: str, config, request: Data
 
     root = Path(request.root or DEFAULT_ROOT)
     if not request.download and not root.is_dir():
-        raise GankitError(f"--data-root {str(root)!r} does not exist; point it at the folder holding {folder}/, or add --download")
+        raise GankitError(
+            f"--data-root {str(root)!r} does not exist; point it at the folder holding {folder}/, or add --download"
+        )
     dataset_class = getattr(torchvision.datasets, dataset_class_name)
     try:
         dataset = dataset_class(str(root), train=config.split == "train", download=request.download)

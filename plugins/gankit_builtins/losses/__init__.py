@@ -21,7 +21,21 @@ WGAN_DEFAULTS = {"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)}
 
 @hookimpl
 def gankit_register_losses(register):
-    register("bce", "gankit_builtins.losses.adversarial:BCE", config=BCEConfig, summary="binary cross-entropy on logits (Goodfellow et al. 2014)")
-    register("wgan", "gankit_builtins.losses.adversarial:Wasserstein", summary="Wasserstein critic loss (Arjovsky et al. 2017); pair with --reg gp or clip", defaults=WGAN_DEFAULTS)
+    register(
+        "bce",
+        "gankit_builtins.losses.adversarial:BCE",
+        config=BCEConfig,
+        summary="binary cross-entropy on logits (Goodfellow et al. 2014)",
+    )
+    register(
+        "wgan",
+        "gankit_builtins.losses.adversarial:Wasserstein",
+        summary="Wasserstein critic loss (Arjovsky et al. 2017); pair with --reg gp or clip",
+        defaults=WGAN_DEFAULTS,
+    )
     register("hinge", "gankit_builtins.losses.adversarial:Hinge", summary="hinge loss (Lim & Ye 2017; SNGAN, BigGAN)")
-    register("lsgan", "gankit_builtins.losses.adversarial:LeastSquares", summary="least-squares loss with targets 0/1 (Mao et al. 2017)")
+    register(
+        "lsgan",
+        "gankit_builtins.losses.adversarial:LeastSquares",
+        summary="least-squares loss with targets 0/1 (Mao et al. 2017)",
+    )

@@ -43,9 +43,24 @@ class ClipConfig:
 
 @hookimpl
 def gankit_register_regularizers(register):
-    register("gp", "gankit_builtins.regularizers.penalties:GradientPenalty", config=GradientPenaltyConfig, summary="WGAN-GP gradient penalty on real/fake interpolates")
-    register("r1", "gankit_builtins.regularizers.penalties:R1", config=R1Config, summary="R1 penalty on real data gradients, lazy every 16 D steps")
-    register("sn", "gankit_builtins.regularizers.weights:SpectralNorm", config=SpectralNormConfig, summary="spectral normalization of every D layer")
+    register(
+        "gp",
+        "gankit_builtins.regularizers.penalties:GradientPenalty",
+        config=GradientPenaltyConfig,
+        summary="WGAN-GP gradient penalty on real/fake interpolates",
+    )
+    register(
+        "r1",
+        "gankit_builtins.regularizers.penalties:R1",
+        config=R1Config,
+        summary="R1 penalty on real data gradients, lazy every 16 D steps",
+    )
+    register(
+        "sn",
+        "gankit_builtins.regularizers.weights:SpectralNorm",
+        config=SpectralNormConfig,
+        summary="spectral normalization of every D layer",
+    )
     register(
         "clip",
         "gankit_builtins.regularizers.weights:Clip",
