@@ -158,8 +158,11 @@ def load(path: str | Path) -> TrainingState:
                 raise ValueError(f"unexpected tensor {key!r}")
         optimizers = {name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizer_meta.items()}
         int(counters["step"])
-        config["run"], config["components"]  # noqa: B018 - both sections must be present
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if not all(isinstance(config.get(k), dict) for k in ("run", "components")):
+            raise ValueError("config needs the sections run and components")
+        if not isinstance(config.get("data_description", {}), dict):
+            raise ValueError("data_description must be an object")
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
     return TrainingState(config, counters, networks, ema, optimizers, scaler, rng)
 

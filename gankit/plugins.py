@@ -44,8 +44,9 @@ class PluginRecord:
 
     def fail(self, stage: str, exc: BaseException) -> None:
         self.status = "error"
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        self.error = f"{stage}: {type(exc).__name__}: {first_line}"
+        # One line for `gankit plugins`, but all of it: pluggy puts the cause on its second line.
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        self.error = f"{stage}: {type(exc).__name__}: {message}"
         self.traceback = "".join(traceback.format_exception(exc))
 
 

@@ -114,6 +114,8 @@ def resolve(
                         f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r}) suggests unknown setting {key!r}"
                     )
     values |= explicit
+    if "steps" in explicit and "epochs" not in explicit:
+        values["epochs"] = None  # an explicit step count beats a suggested (or saved) epoch count
     values |= {"data": data.name, "arch": arch.name, "loss": loss.name, "scheme": scheme.name}
     values["regs"] = tuple(r.name for r in regs)
     merged_options = {

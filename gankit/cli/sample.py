@@ -55,7 +55,10 @@ def sample(target: str, count: int, output: str, seed: int, device: str, batch_s
     base = dict(saved["run"], options={n: c["options"] for n, c in saved["components"].items()})
     run = resolve(registry(), base=base)
     fields = {f.name for f in attrs.fields(DataDescription)}
-    description = DataDescription(**{k: v for k, v in saved["data_description"].items() if k in fields})
+    try:
+        description = DataDescription(**{k: v for k, v in saved["data_description"].items() if k in fields})
+    except (TypeError, ValueError) as exc:
+        raise GankitError(f"checkpoint {str(path)!r} has a damaged data description: {exc}") from None
     dev = choose_device(device)
     model = Model(run, dev, description)
     model.load_weights(state, f"checkpoint {str(path)!r}")
