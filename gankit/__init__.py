@@ -17,6 +17,8 @@ from gankit.components import (
     Regularizer,
     Scheme,
     TensorDataset,
+    Tracker,
+    TrackerContext,
 )
 from gankit.errors import GankitError
 
@@ -36,6 +38,8 @@ __all__ = [
     "Regularizer",
     "Scheme",
     "TensorDataset",
+    "Tracker",
+    "TrackerContext",
     "hookimpl",
     "__version__",
 ]

@@ -33,6 +33,8 @@ class TrainingState:
     optimizers: dict[str, dict[str, Any]]
     scaler: dict[str, Any]
     rng: dict[str, torch.Tensor]
+    #: Tracker name -> what it needs to continue on resume (a W&B run id).
+    trackers: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
 
 def _flatten_optimizer(name: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def to_bytes(state: TrainingState) -> bytes:
         "counters": json.dumps(state.counters, sort_keys=True),
         "optimizers": json.dumps(optimizers, sort_keys=True),
         "scaler": json.dumps(state.scaler, sort_keys=True),
+        "trackers": json.dumps(state.trackers, sort_keys=True),
     }
     return save(tensors, metadata=metadata)
 
@@ -142,6 +145,9 @@ def load(path: str | Path) -> TrainingState:
         counters = json.loads(metadata["counters"])
         optimizer_meta = json.loads(metadata["optimizers"])
         scaler = json.loads(metadata["scaler"])
+        trackers = json.loads(metadata.get("trackers", "{}"))
+        if not isinstance(trackers, dict):
+            raise ValueError("trackers must be an object")
         networks: dict[str, dict[str, torch.Tensor]] = {}
         ema: dict[str, dict[str, torch.Tensor]] = {}
         rng: dict[str, torch.Tensor] = {}
@@ -164,7 +170,7 @@ def load(path: str | Path) -> TrainingState:
             raise ValueError("data_description must be an object")
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
-    return TrainingState(config, counters, networks, ema, optimizers, scaler, rng)
+    return TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers)
 
 
 def find_checkpoint(target: str | Path) -> Path:

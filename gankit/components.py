@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -192,6 +193,55 @@ class Scheme:
         return nets["generator"](noise)
 
 
+@attrs.frozen
+class TrackerContext:
+    """What a tracker's factory receives besides its config: ``factory(config, context)``."""
+
+    #: The run folder, for trackers that write files.
+    run_folder: Path
+    #: The run folder's name, a natural run name for services.
+    run_name: str
+    #: True when this run continues an earlier one from a checkpoint.
+    resumed: bool = False
+    #: What this tracker's :meth:`Tracker.state` returned when that checkpoint was written (a W&B
+    #: run id, say), so a resumed run continues the same record. Empty on a fresh run.
+    state: dict[str, Any] = attrs.Factory(dict)
+
+
+class Tracker:
+    """Receives what a run reports. Every method is optional; none may slow the training step.
+
+    The engine isolates trackers: one that raises is switched off with a one-line warning and the
+    run goes on, so a tracking service can never break training.
+    """
+
+    def start(self, config: dict[str, Any], total_steps: int, first_step: int) -> None:
+        """Called once before the first step with the resolved configuration (``config.json``)."""
+
+    def advance(self, step: int) -> None:
+        """Called after every step; must be cheap (no device sync, no I/O)."""
+
+    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        """Scalars at each log step: losses, gradient norms, learning rates, steps/s, GPU memory."""
+
+    def log_images(self, step: int, name: str, path: Path) -> None:
+        """A picture of samples (a grid, or a scatter plot for points) saved at ``path``."""
+
+    def log_evaluation(self, step: int, results: dict[str, float]) -> None:
+        """Results of evaluation metrics."""
+
+    def log_checkpoint(self, step: int, path: Path) -> None:
+        """A checkpoint was written to ``path``."""
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able state saved with each checkpoint and handed back on resume."""
+        return {}
+
+    def finish(self, summary: dict[str, Any]) -> dict[str, str]:
+        """Called once at the end; returns what to show in the final summary (label -> location)."""
+        return {}
+
+
 #: Component kinds, in the order they are resolved, with the CLI flag that names each.
 KINDS: dict[str, str] = {
     "data": "--data",
@@ -199,4 +249,5 @@ KINDS: dict[str, str] = {
     "loss": "--loss",
     "regularizer": "--reg",
     "scheme": "--scheme",
+    "tracker": "--tracker",
 }

@@ -59,6 +59,8 @@ class RunConfig:
     loss: str = "bce"
     regs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     scheme: str = "unconditional"
+    #: Where reports go; ``--tracker NAME`` adds to these.
+    trackers: tuple[str, ...] = attrs.field(default=("console", "jsonl"), converter=tuple)
     #: Training iterations (one iteration = n_critic discriminator steps + one generator step).
     steps: int = attrs.field(default=2000, validator=_positive)
     #: Passes over a finite data set by the discriminator; overrides ``steps`` when set.
@@ -91,10 +93,11 @@ class RunConfig:
         """(kind, name) of every chosen component, in resolution order."""
         chosen = [("data", self.data), ("architecture", self.arch), ("loss", self.loss)]
         chosen += [("regularizer", r) for r in self.regs]
-        return chosen + [("scheme", self.scheme)]
+        return chosen + [("scheme", self.scheme)] + [("tracker", t) for t in self.trackers]
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self, recurse=False) | {"regs": list(self.regs), "betas": list(self.betas)}
+        lists = {"regs": list(self.regs), "betas": list(self.betas), "trackers": list(self.trackers)}
+        return attrs.asdict(self, recurse=False) | lists
 
 
 RUN_FIELDS = {f.name: f for f in attrs.fields(RunConfig)}
@@ -106,6 +109,7 @@ RESUMABLE_FIELDS = frozenset(
         "epochs",
         "device",
         "deterministic",
+        "trackers",
         "log_every",
         "sample_every",
         "checkpoint_every",

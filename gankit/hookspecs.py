@@ -22,7 +22,8 @@ Each registration hook receives a ``register`` callable with the signature::
     one with ``plugin:name``.
 ``factory``
     Builds the component: ``factory(config)`` for every kind except data sources, which are called
-    ``factory(config, request)`` with a :class:`gankit.DataRequest`. It may also be a
+    ``factory(config, request)`` with a :class:`gankit.DataRequest`, and trackers, called
+    ``factory(config, context)`` with a :class:`gankit.TrackerContext`. It may also be a
     ``"module:attribute"`` string, imported only when the component is used, so that listing plugins
     never imports torch.
 ``config``
@@ -108,6 +109,17 @@ def gankit_register_schemes(register: Register) -> None:
 
     A scheme names its networks and optimizers and implements one training iteration on a
     :class:`gankit.engine.step.StepContext`; the engine does everything around it.
+    """
+
+
+@hookspec
+def gankit_register_trackers(register: Register) -> None:
+    """Register trackers: factories ``factory(config, context)`` of a :class:`gankit.Tracker`.
+
+    ``context`` is a :class:`gankit.TrackerContext` (run folder, run name, whether the run resumes,
+    and the tracker's own saved state). Trackers are chosen with a repeated ``--tracker``; ``console``
+    and ``jsonl`` are on by default. A tracker must never block training: a failing service is a
+    warning, not an error.
     """
 
 

@@ -27,6 +27,7 @@ REGISTRATION_HOOKS = {
     "gankit_register_regularizers": "regularizer",
     "gankit_register_data_sources": "data",
     "gankit_register_schemes": "scheme",
+    "gankit_register_trackers": "tracker",
 }
 
 

@@ -32,11 +32,12 @@ class ResolvedRun:
     loss: ComponentSpec
     regularizers: tuple[ComponentSpec, ...]
     scheme: ComponentSpec
+    trackers: tuple[ComponentSpec, ...]
     #: Component name -> its attrs config instance (or None).
     component_configs: dict[str, Any]
 
     def specs(self) -> list[ComponentSpec]:
-        return [self.data, self.architecture, self.loss, *self.regularizers, self.scheme]
+        return [self.data, self.architecture, self.loss, *self.regularizers, self.scheme, *self.trackers]
 
     def describe(self) -> dict[str, Any]:
         """The resolved configuration as saved in config.json and checkpoints."""
@@ -76,6 +77,8 @@ def resolve(
     loss = registry.get("loss", names["loss"])
     regs = tuple(registry.get("regularizer", r) for r in reg_names)
     scheme = registry.get("scheme", names["scheme"])
+    tracker_names = explicit.get("trackers", (base or {}).get("trackers", RUN_FIELDS["trackers"].default))
+    trackers = tuple(registry.get("tracker", t) for t in dict.fromkeys(tracker_names))
     seen: set[str] = set()
     for reg in regs:
         if reg.name in seen:
@@ -86,7 +89,7 @@ def resolve(
     for prefix, values in set_options.items():
         name = chosen.get(KIND_ALIASES.get(prefix, ""), prefix)
         options.setdefault(name, {}).update(values)
-    specs = [data, arch, loss, *regs, scheme]
+    specs = [data, arch, loss, *regs, scheme, *trackers]
     in_run = {s.name: s for s in specs}
     base_options = (base or {}).get("options", {})
     for name in options:
@@ -118,6 +121,7 @@ def resolve(
         values["epochs"] = None  # an explicit step count beats a suggested (or saved) epoch count
     values |= {"data": data.name, "arch": arch.name, "loss": loss.name, "scheme": scheme.name}
     values["regs"] = tuple(r.name for r in regs)
+    values["trackers"] = tuple(t.name for t in trackers)
     merged_options = {
         name: suggested_options.get(name, {}) | base_options.get(name, {}) | options.get(name, {}) for name in in_run
     }
@@ -125,4 +129,4 @@ def resolve(
     values["options"] = {name: opts for name, opts in given.items() if opts}
     config = make_run_config(values)
     component_configs = {spec.name: spec.make_config(merged_options[spec.name]) for spec in specs}
-    return ResolvedRun(config, data, arch, loss, regs, scheme, component_configs)
+    return ResolvedRun(config, data, arch, loss, regs, scheme, trackers, component_configs)

@@ -1,75 +1,60 @@
-"""Where training reports go: the metrics.jsonl file and the console (a progress bar on a TTY)."""
+"""Fan-out of a run's reports to its trackers, each isolated so that none can break training."""
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from gankit.components import Tracker
 
 
-class Tracker:
-    """Receives what a run reports. Every method is optional."""
+class TrackerGroup:
+    """Calls every tracker; one that raises is switched off with a single warning line."""
 
-    def start(self, config: dict[str, Any], total_steps: int, first_step: int) -> None: ...
+    def __init__(self, trackers: dict[str, Tracker]):
+        self.trackers = dict(trackers)
+        self.failed: dict[str, str] = {}
 
-    def log_metrics(self, step: int, metrics: dict[str, float]) -> None: ...
-
-    def log_samples(self, step: int, path: Path) -> None: ...
-
-    def log_checkpoint(self, step: int, path: Path) -> None: ...
-
-    def advance(self, step: int) -> None:
-        """Called after every step, cheaply: no device sync happens here."""
-
-    def finish(self, summary: dict[str, Any]) -> None: ...
-
-
-class JSONLTracker(Tracker):
-    """One JSON object per log step in ``metrics.jsonl``, flushed so a crash loses at most one line."""
-
-    def __init__(self, path: Path):
-        self.file = open(path, "a", encoding="utf-8")
-
-    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
-        self.file.write(json.dumps({"step": step, "time": round(time.time(), 3), **metrics}) + "\n")
-        self.file.flush()
-
-    def finish(self, summary: dict[str, Any]) -> None:
-        self.file.close()
-
-
-class ConsoleTracker(Tracker):
-    """A tqdm progress bar on a terminal; one plain line per log step otherwise (CI, files)."""
-
-    def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stderr
-        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.bar: Any = None
-        self.total = 0
+    def _call(self, method: str, *args: Any) -> dict[str, Any]:
+        results = {}
+        for name, tracker in list(self.trackers.items()):
+            try:
+                results[name] = getattr(tracker, method)(*args)
+            except Exception as exc:  # a tracker must never stop training
+                del self.trackers[name]
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                self.failed[name] = f"{type(exc).__name__}: {reason}"
+                print(
+                    f"Warning: tracker {name!r} failed in {method} ({self.failed[name]}); training goes on without it",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        return results
 
     def start(self, config: dict[str, Any], total_steps: int, first_step: int) -> None:
-        self.total = total_steps
-        if self.interactive:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total_steps, initial=first_step, file=self.stream, unit="step", dynamic_ncols=True)
+        self._call("start", config, total_steps, first_step)
 
     def advance(self, step: int) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
+        self._call("advance", step)
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
-        shown = {k: v for k, v in metrics.items() if k in ("d_loss", "g_loss")}
-        if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
-            return
-        parts = [f"step {step}/{self.total}"] + [f"{k} {v:.4g}" for k, v in shown.items()]
-        if "steps_per_s" in metrics:
-            parts.append(f"{metrics['steps_per_s']:.1f} steps/s")
-        print("  ".join(parts), file=self.stream, flush=True)
+        self._call("log_metrics", step, metrics)
 
-    def finish(self, summary: dict[str, Any]) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    def log_images(self, step: int, name: str, path: Path) -> None:
+        self._call("log_images", step, name, path)
+
+    def log_evaluation(self, step: int, results: dict[str, float]) -> None:
+        self._call("log_evaluation", step, results)
+
+    def log_checkpoint(self, step: int, path: Path) -> None:
+        self._call("log_checkpoint", step, path)
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {name: state for name, state in self._call("state").items() if state}
+
+    def finish(self, summary: dict[str, Any]) -> dict[str, str]:
+        where: dict[str, str] = {}
+        for shown in self._call("finish", summary).values():
+            where.update(shown or {})
+        return where

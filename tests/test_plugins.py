@@ -19,6 +19,7 @@ BUILTIN_PLUGINS = {
     "builtins.losses",
     "builtins.regularizers",
     "builtins.schemes",
+    "builtins.trackers",
 }
 
 

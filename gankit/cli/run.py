@@ -111,8 +111,26 @@ class Betas(click.ParamType):
     metavar="KEY=VALUE",
     help="Set a run setting (steps=500) or a component option (gp.weight=5, arch.g_hidden=128,128).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress output; the final summary only.")
+@click.option(
+    "--tracker",
+    "add_trackers",
+    multiple=True,
+    metavar="NAME",
+    help="Add a tracker (wandb, ...); console and jsonl are on by default.",
+)
+@click.option("--wandb-project", help="W&B project (implies --tracker wandb; default $WANDB_PROJECT or gankit).")
+@click.option("--wandb-entity", help="W&B entity (user or team).")
+@click.option("--wandb-name", help="W&B run name (default: the run folder's name).")
+@click.option("--wandb-tags", metavar="A,B", help="Comma-separated W&B tags.")
+@click.option("--wandb-group", help="W&B group.")
+@click.option(
+    "--wandb-log-checkpoints", is_flag=True, default=None, help="Upload checkpoints to W&B as model artifacts."
+)
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress output (drops the console tracker); the final summary only."
+)
 def run(
+    add_trackers: tuple[str, ...],
     out: str,
     name: str | None,
     resume: str | None,
@@ -131,16 +149,21 @@ def run(
       gankit run --data mnist --data-root ~/data --batch-size 100
       gankit run --resume runs/NAME --steps 6000
     """
+    wandb_options = {k[len("wandb_") :]: flags.pop(k) for k in list(flags) if k.startswith("wandb_")}
+    wandb_sets = tuple(f"wandb.{k}={v}" for k, v in wandb_options.items() if v is not None)
+    if wandb_sets:
+        add_trackers += ("wandb",)
+        set_items = wandb_sets + set_items
     explicit = {FIELD_OF[k]: v for k, v in flags.items() if v is not None and v != ()}
     if lr_both is not None:
         explicit.setdefault("lr_g", lr_both)
         explicit.setdefault("lr_d", lr_both)
 
+    from gankit.config import RUN_FIELDS
     from gankit.engine.trainer import Trainer
     from gankit.plugins import registry
     from gankit.resolve import resolve
     from gankit.runs import RunFolder, default_name
-    from gankit.tracking import ConsoleTracker, JSONLTracker
 
     resume_state = None
     if resume is not None:
@@ -149,6 +172,7 @@ def run(
         path = checkpoint.find_checkpoint(resume)
         resume_state = checkpoint.load(path)
         saved_run = resume_state.config["run"]
+        _choose_trackers(explicit, saved_run.get("trackers", RUN_FIELDS["trackers"].default), add_trackers, quiet)
         base = dict(saved_run, options={n: c["options"] for n, c in resume_state.config["components"].items()})
         resolved = resolve(registry(), explicit, set_items, config_file, base=base)
         _check_resumable(saved_run, resolved.config.to_dict())
@@ -159,13 +183,13 @@ def run(
                 f"--resume continues {str(folder.path)!r}; drop --name {name} (a resumed run stays in its folder)"
             )
     else:
+        _choose_trackers(explicit, RUN_FIELDS["trackers"].default, add_trackers, quiet)
         resolved = resolve(registry(), explicit, set_items, config_file)
 
     trainer = Trainer(resolved, resume_state=resume_state, resume_from=str(path) if resume else None)
     if resume is None:
         folder = RunFolder.create(Path(out) / (name or default_name(resolved.config)))
     folder.write_config(trainer.describe())
-    trackers = [JSONLTracker(folder.metrics)] + ([] if quiet else [ConsoleTracker()])
     click.echo(
         f"gankit: {resolved.config.arch} / {resolved.config.loss}"
         f"{''.join(' + ' + r for r in resolved.config.regs)} on {resolved.config.data}, "
@@ -174,8 +198,16 @@ def run(
         + f" -> {folder.path}",
         err=True,
     )
-    summary = trainer.fit(folder, trackers)
+    summary = trainer.fit(folder)
     _report(summary)
+
+
+def _choose_trackers(explicit: dict[str, Any], base: list[str], added: tuple[str, ...], quiet: bool) -> None:
+    """``--tracker`` adds to the default (or saved) trackers; ``--quiet`` drops the console."""
+    if not added and not quiet:
+        return
+    names = list(dict.fromkeys([*explicit.get("trackers", base), *added]))
+    explicit["trackers"] = tuple(n for n in names if not (quiet and n == "console"))
 
 
 def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
@@ -192,6 +224,8 @@ def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
 
 def _check_same_options(saved: dict[str, Any], now: dict[str, Any]) -> None:
     for name, component in now.items():
+        if component["kind"] == "tracker":  # trackers may be added or changed on resume
+            continue
         before = saved.get(name, {}).get("options", {})
         for key, value in component["options"].items():
             if _normalize(before.get(key)) != _normalize(value):
@@ -219,7 +253,7 @@ def _report(summary: dict[str, Any]) -> None:
         f"  run folder:  {folder}",
         f"  samples:     {summary['samples']}",
         f"  checkpoint:  {summary['checkpoint']}",
-        f"  metrics:     {folder}/metrics.jsonl",
-        f"Generate more: gankit sample {folder} -n 64 -o samples.png",
     ]
+    lines += [f"  {label + ':':<12} {where}" for label, where in summary.get("tracked", {}).items()]
+    lines.append(f"Generate more: gankit sample {folder} -n 64 -o samples.png")
     click.echo("\n".join(lines))

@@ -77,7 +77,9 @@ class StepContext:
         for reg in self._penalized:
             if self.d_steps % reg.every:
                 continue
-            inputs = PenaltyInputs(real, fake.detach().to(real.dtype), discriminator, self.precision.input_gradients, self.autocast)
+            inputs = PenaltyInputs(
+                real, fake.detach().to(real.dtype), discriminator, self.precision.input_gradients, self.autocast
+            )
             penalty = reg.discriminator_penalty(inputs)
             if penalty is None:
                 continue

@@ -12,7 +12,16 @@ import torch
 from torch import nn
 
 from gankit import checkpoint
-from gankit.components import Architecture, DataDescription, DataRequest, Dataset, Loss, Regularizer, Scheme
+from gankit.components import (
+    Architecture,
+    DataDescription,
+    DataRequest,
+    Dataset,
+    Loss,
+    Regularizer,
+    Scheme,
+    TrackerContext,
+)
 from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
 from gankit.engine.devices import choose_device, configure_determinism, rng_state, seed_everything, set_rng_state
@@ -22,7 +31,7 @@ from gankit.errors import GankitError
 from gankit.images import save_samples
 from gankit.resolve import ResolvedRun
 from gankit.runs import RunFolder
-from gankit.tracking import Tracker
+from gankit.tracking import TrackerGroup
 
 #: Fixed noise for sample grids: the same images at every step, so progress is easy to see.
 SAMPLE_GRID_SIZE = 64
@@ -149,11 +158,14 @@ class Trainer:
         self.sample_real = (
             self.batches.samples[:1024] if self.batches.finite else self.dataset.sample(1024, sample_generator)
         )
+        self.resumed = resume_state is not None
+        self.tracker_states: dict[str, dict[str, Any]] = {}
         if resume_state is not None:
             self._restore(resume_state, f"checkpoint {resume_from!r}")
+            self.tracker_states = resume_state.trackers
         self._stop_requested: str | None = None
         self.folder: RunFolder | None = None
-        self.trackers: list[Tracker] = []
+        self.trackers = TrackerGroup({})
 
     def describe(self) -> dict[str, Any]:
         """The resolved configuration plus what the data looks like (so sampling needs no data)."""
@@ -180,6 +192,7 @@ class Trainer:
             optimizers={name: opt.state_dict() for name, opt in self.optimizers.items()},
             scaler=self.precision.state_dict(),
             rng=rng,
+            trackers=self.trackers.states(),
         )
 
     def _restore(self, state: checkpoint.TrainingState, where: str) -> None:
@@ -208,15 +221,13 @@ class Trainer:
                 f"could not write checkpoint for step {self.step} in {str(self.folder.checkpoints)!r}: "
                 f"{exc.strerror or exc}; the previous checkpoint is kept"
             ) from None
-        for tracker in self.trackers:
-            tracker.log_checkpoint(self.step, path)
+        self.trackers.log_checkpoint(self.step, path)
         return path
 
     def save_samples(self) -> Path:
         path = self.folder.sample_path(self.step)
         save_samples(self.model.generate(self.sample_noise), self.model.description, path, real=self.sample_real)
-        for tracker in self.trackers:
-            tracker.log_samples(self.step, path)
+        self.trackers.log_images(self.step, "samples", path)
         return path
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -224,12 +235,34 @@ class Trainer:
     def _request_stop(self, signum: int, frame: Any) -> None:
         self._stop_requested = signal.Signals(signum).name
 
-    def fit(self, folder: RunFolder, trackers: list[Tracker]) -> dict[str, Any]:
+    def _build_trackers(self, folder: RunFolder) -> TrackerGroup:
+        built = {}
+        for spec in self.run.trackers:
+            context = TrackerContext(
+                folder.path, folder.path.name, self.resumed, self.tracker_states.get(spec.name, {})
+            )
+            built[spec.name] = spec.create(self.run.component_configs[spec.name], context)
+        return TrackerGroup(built)
+
+    def _metrics(self, metrics: dict[str, torch.Tensor], steps_per_s: float) -> dict[str, float]:
+        """Everything logged at a log step; the only place the loop waits for the device."""
+        values = {k: float(v) for k, v in metrics.items()}
+        for name, opt in self.optimizers.items():
+            grads = [p.grad for group in opt.param_groups for p in group["params"] if p.grad is not None]
+            if grads:
+                values[f"grad_norm/{name}"] = float(torch.nn.utils.get_total_norm(grads))
+            values[f"lr/{name}"] = opt.param_groups[0]["lr"]
+        values["steps_per_s"] = steps_per_s
+        if self.device.type == "cuda":
+            values["gpu_memory_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+        return values
+
+    def fit(self, folder: RunFolder) -> dict[str, Any]:
         cfg = self.run.config
-        self.folder, self.trackers = folder, trackers
+        self.folder = folder
+        self.trackers = self._build_trackers(folder)
         scheme = self.model.scheme
-        for tracker in self.trackers:
-            tracker.start(self.describe(), self.total_steps, self.step)
+        self.trackers.start(self.describe(), self.total_steps, self.step)
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         started, last_log_time, last_log_step = time.perf_counter(), time.perf_counter(), self.step
         first_step = self.step
@@ -242,23 +275,23 @@ class Trainer:
                 for ema in self.model.ema.values():
                     ema.update()
                 self.step += 1
-                for tracker in self.trackers:
-                    tracker.advance(self.step)
+                self.trackers.advance(self.step)
                 last = self.step == self.total_steps
                 if self.step % cfg.log_every == 0 or last:
                     now = time.perf_counter()
-                    values = {k: float(v) for k, v in metrics.items()}  # the only host sync
-                    values["steps_per_s"] = (self.step - last_log_step) / max(now - last_log_time, 1e-9)
+                    values = self._metrics(metrics, (self.step - last_log_step) / max(now - last_log_time, 1e-9))
                     last_log_time, last_log_step = now, self.step
                     self._check_finite(values)
-                    for tracker in self.trackers:
-                        tracker.log_metrics(self.step, values)
+                    self.trackers.log_metrics(self.step, values)
                 if self.step % cfg.sample_every == 0 or last:
                     sample_path = self.save_samples()
                 if self.step % cfg.checkpoint_every == 0 or last:
                     checkpoint_path, saved_step = self.save_checkpoint(), self.step
             if self._stop_requested and saved_step != self.step:
                 checkpoint_path = self.save_checkpoint()
+        except BaseException as exc:
+            self.trackers.finish({"steps": self.step, "error": str(exc) or type(exc).__name__})
+            raise
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -273,8 +306,7 @@ class Trainer:
             "checkpoint": str(checkpoint_path) if checkpoint_path else None,
             "samples": str(sample_path) if sample_path else None,
         }
-        for tracker in self.trackers:
-            tracker.finish(summary)
+        summary["tracked"] = self.trackers.finish(summary)
         return summary
 
     def _check_finite(self, values: dict[str, float]) -> None:
