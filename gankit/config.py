@@ -20,6 +20,7 @@ from gankit.errors import GankitError, choice_error
 
 AMP_CHOICES = ("auto", "on", "off")
 OPTIMIZER_CHOICES = ("adam", "rmsprop")
+ON_NAN_CHOICES = ("stop", "skip")
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -77,6 +78,8 @@ class RunConfig:
     #: Deterministic kernels only (slower on CUDA; CPU runs are reproducible either way).
     deterministic: bool = False
     amp: str = attrs.field(default="auto", validator=_choice(AMP_CHOICES))
+    #: What a NaN/inf loss or gradient does: stop the run (keeping the last checkpoint) or skip that step.
+    on_nan: str = attrs.field(default="stop", validator=_choice(ON_NAN_CHOICES))
     #: Decay of the generator's exponential moving average; 0 turns EMA off.
     ema: float = attrs.field(default=0.0, validator=_ema)
     log_every: int = attrs.field(default=100, validator=_positive)
@@ -110,6 +113,7 @@ RESUMABLE_FIELDS = frozenset(
         "device",
         "deterministic",
         "trackers",
+        "on_nan",
         "log_every",
         "sample_every",
         "checkpoint_every",

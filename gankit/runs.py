@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from pathlib import Path
 
@@ -25,10 +26,45 @@ class RunFolder:
         self.metrics = self.path / "metrics.jsonl"
         self.config = self.path / "config.json"
 
+    def lock(self) -> RunFolder:
+        """Take the run folder for this process; a second gankit writing into it is refused.
+
+        An advisory ``flock`` on ``.lock``: the kernel drops it when the holder exits, however it dies,
+        so a killed run never leaves the folder locked.
+        """
+        import fcntl
+
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the life of the run
+        except OSError as exc:
+            raise GankitError(f"cannot create run folder {str(self.path)!r}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise GankitError(
+                f"run folder {str(self.path)!r} is in use by another gankit process (pid {holder}); "
+                "wait for it to finish or pick another --name"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_handle = handle
+        # Temporary files of a write that a crash interrupted: the rename never happened, so drop them.
+        for stale in self.checkpoints.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        return self
+
+    def has_checkpoint(self) -> bool:
+        return any(self.checkpoints.glob("step-*.safetensors"))
+
     @classmethod
     def create(cls, path: Path) -> RunFolder:
         """A new run folder; refuses one that already holds a run, so nothing is overwritten."""
-        folder = cls(path)
+        folder = cls(path).lock()
         if folder.config.exists() or folder.checkpoints.exists():
             raise GankitError(
                 f"run folder {str(folder.path)!r} already holds a run; continue it with --resume {folder.path} "

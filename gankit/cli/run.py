@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gankit.config import AMP_CHOICES, OPTIMIZER_CHOICES, RESUMABLE_FIELDS
+from gankit.config import AMP_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES
 from gankit.errors import GankitError
-
-# Flag -> RunConfig field, for the flags that map one to one.
-FIELD_OF = {
-    "arch": "arch",
-    "loss": "loss",
-    "reg": "regs",
-    "data": "data",
-    "scheme": "scheme",
-    "data_root": "data_root",
-    "download": "download",
-    "resolution": "resolution",
-    "steps": "steps",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "lr_g": "lr_g",
-    "lr_d": "lr_d",
-    "betas": "betas",
-    "n_critic": "n_critic",
-    "z_dim": "z_dim",
-    "seed": "seed",
-    "device": "device",
-    "deterministic": "deterministic",
-    "amp": "amp",
-    "ema": "ema",
-    "optimizer": "optimizer",
-    "log_every": "log_every",
-    "sample_every": "sample_every",
-    "checkpoint_every": "checkpoint_every",
-}
 
 
 class Betas(click.ParamType):
@@ -87,6 +59,11 @@ class Betas(click.ParamType):
     help="Use deterministic kernels only (reproducible CUDA runs, slower).",
 )
 @click.option("--amp", type=click.Choice(AMP_CHOICES), help="Mixed precision: auto (on for CUDA), on, off.")
+@click.option(
+    "--on-nan",
+    type=click.Choice(ON_NAN_CHOICES),
+    help="On a NaN/inf loss or gradient: stop (default; the last checkpoint is kept) or skip that step.",
+)
 @click.option(
     "--ema", type=click.FloatRange(0, 1, max_open=True), help="EMA decay for G's weights (e.g. 0.999); 0 is off."
 )
@@ -154,89 +131,54 @@ def run(
     if wandb_sets:
         add_trackers += ("wandb",)
         set_items = wandb_sets + set_items
-    explicit = {FIELD_OF[k]: v for k, v in flags.items() if v is not None and v != ()}
+    explicit = {("regs" if k == "reg" else k): v for k, v in flags.items() if v is not None and v != ()}
     if lr_both is not None:
         explicit.setdefault("lr_g", lr_both)
         explicit.setdefault("lr_d", lr_both)
 
-    from gankit.config import RUN_FIELDS
     from gankit.engine.trainer import Trainer
     from gankit.plugins import registry
-    from gankit.resolve import resolve
     from gankit.runs import RunFolder, default_name
 
-    resume_state = None
+    def choose(base: tuple[str, ...]) -> dict[str, Any]:
+        return _with_trackers(explicit, base, add_trackers, quiet)
+
     if resume is not None:
-        from gankit import checkpoint
+        from gankit.resume import prepare_resume
 
-        path = checkpoint.find_checkpoint(resume)
-        resume_state = checkpoint.load(path)
-        saved_run = resume_state.config["run"]
-        _choose_trackers(explicit, saved_run.get("trackers", RUN_FIELDS["trackers"].default), add_trackers, quiet)
-        base = dict(saved_run, options={n: c["options"] for n, c in resume_state.config["components"].items()})
-        resolved = resolve(registry(), explicit, set_items, config_file, base=base)
-        _check_resumable(saved_run, resolved.config.to_dict())
-        _check_same_options(resume_state.config["components"], resolved.describe()["components"])
-        folder = RunFolder(path.parent.parent if path.parent.name == "checkpoints" else path.parent)
-        if name is not None and Path(out, name).resolve() != folder.path.resolve():
-            raise GankitError(
-                f"--resume continues {str(folder.path)!r}; drop --name {name} (a resumed run stays in its folder)"
-            )
+        resumed = prepare_resume(registry(), resume, choose, set_items, config_file)
+        if name is not None and Path(out, name).resolve() != resumed.folder.path.resolve():
+            raise GankitError(f"--resume continues {str(resumed.folder.path)!r}; drop --name {name}")
+        resolved, folder = resumed.run, resumed.folder
+        trainer = Trainer(resolved, resume_state=resumed.state, resume_from=resumed.source)
     else:
-        _choose_trackers(explicit, RUN_FIELDS["trackers"].default, add_trackers, quiet)
-        resolved = resolve(registry(), explicit, set_items, config_file)
+        from gankit.config import RUN_FIELDS
+        from gankit.resolve import resolve
 
-    trainer = Trainer(resolved, resume_state=resume_state, resume_from=str(path) if resume else None)
-    if resume is None:
+        resolved = resolve(registry(), choose(RUN_FIELDS["trackers"].default), set_items, config_file)
+        trainer = Trainer(resolved)  # builds everything before any file is written
         folder = RunFolder.create(Path(out) / (name or default_name(resolved.config)))
     folder.write_config(trainer.describe())
+    cfg = resolved.config
     click.echo(
-        f"gankit: {resolved.config.arch} / {resolved.config.loss}"
-        f"{''.join(' + ' + r for r in resolved.config.regs)} on {resolved.config.data}, "
+        f"gankit: {cfg.arch} / {cfg.loss}{''.join(' + ' + r for r in cfg.regs)} on {cfg.data}, "
         f"{trainer.total_steps} steps on {trainer.device}"
-        + (f" (resuming at step {trainer.step})" if resume else "")
+        + (f" (resuming at step {trainer.step})" if trainer.step else "")
         + f" -> {folder.path}",
         err=True,
     )
     summary = trainer.fit(folder)
     _report(summary)
+    if summary["stopped_by"]:
+        raise SystemExit(128 + signal.Signals[summary["stopped_by"]].value)
 
 
-def _choose_trackers(explicit: dict[str, Any], base: list[str], added: tuple[str, ...], quiet: bool) -> None:
+def _with_trackers(explicit: dict[str, Any], base: tuple[str, ...], added: tuple[str, ...], quiet: bool) -> dict:
     """``--tracker`` adds to the default (or saved) trackers; ``--quiet`` drops the console."""
     if not added and not quiet:
-        return
+        return explicit
     names = list(dict.fromkeys([*explicit.get("trackers", base), *added]))
-    explicit["trackers"] = tuple(n for n in names if not (quiet and n == "console"))
-
-
-def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
-    for key in sorted(set(saved) | set(now)):
-        if key in RESUMABLE_FIELDS or key == "options":
-            continue
-        if _normalize(saved.get(key)) != _normalize(now.get(key)):
-            allowed = ", ".join(sorted(RESUMABLE_FIELDS))
-            raise GankitError(
-                f"--resume: {key} is {saved.get(key)!r} in the saved run but {now.get(key)!r} was given; "
-                f"a resumed run keeps its configuration (only {allowed} may change)"
-            )
-
-
-def _check_same_options(saved: dict[str, Any], now: dict[str, Any]) -> None:
-    for name, component in now.items():
-        if component["kind"] == "tracker":  # trackers may be added or changed on resume
-            continue
-        before = saved.get(name, {}).get("options", {})
-        for key, value in component["options"].items():
-            if _normalize(before.get(key)) != _normalize(value):
-                raise GankitError(
-                    f"--resume: {name}.{key} is {before.get(key)!r} in the saved run but {value!r} was given; "
-                    "a resumed run keeps its component options"
-                )
-
-
-def _normalize(value: Any) -> Any:
-    return list(value) if isinstance(value, (tuple, list)) else value
+    return explicit | {"trackers": tuple(n for n in names if not (quiet and n == "console"))}
 
 
 def _report(summary: dict[str, Any]) -> None:
@@ -251,7 +193,7 @@ def _report(summary: dict[str, Any]) -> None:
         )
     lines += [
         f"  run folder:  {folder}",
-        f"  samples:     {summary['samples']}",
+        f"  samples:     {summary['samples'] or '(none yet)'}",
         f"  checkpoint:  {summary['checkpoint']}",
     ]
     lines += [f"  {label + ':':<12} {where}" for label, where in summary.get("tracked", {}).items()]

@@ -44,21 +44,28 @@ class Precision:
         (scaled,) = torch.autograd.grad(total * scale, inputs, create_graph=True)
         return scaled / scale
 
-    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """Scaled backward, unscale-and-skip-on-inf step, scale update.
+    def backward_and_step(
+        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, check_finite: bool = True
+    ) -> bool:
+        """Backward and step; False when the step was refused because the loss or a gradient is not finite.
 
-        The scaler is updated after every optimizer step rather than once per iteration: a scheme with
-        n_critic > 1 steps the discriminator's optimizer several times per iteration, and GradScaler
-        allows one step per optimizer between updates.
+        Under AMP the GradScaler does that check itself (it skips the step and lowers the scale), so
+        this returns True. The scaler is updated after every optimizer step rather than once per
+        iteration: a scheme with n_critic > 1 steps the discriminator's optimizer several times per
+        iteration, and GradScaler allows one step per optimizer between updates.
         """
         optimizer.zero_grad(set_to_none=True)
-        if not self.enabled:
-            loss.backward()
-            optimizer.step()
-            return
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
+        if self.enabled:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
+            return True
+        loss.backward()
+        if check_finite and not _finite(loss, optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            return False
+        optimizer.step()
+        return True
 
     def state_dict(self) -> dict[str, Any]:
         return self.scaler.state_dict() if self.enabled else {}
@@ -66,3 +73,10 @@ class Precision:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.enabled and state:
             self.scaler.load_state_dict(state)
+
+
+def _finite(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
+    """One device-to-host read per optimizer step: the same price GradScaler pays under AMP."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    total = torch.nn.utils.get_total_norm(grads) if grads else loss.new_zeros(())
+    return bool(torch.isfinite(loss.detach()) & torch.isfinite(total))

@@ -14,6 +14,14 @@ from gankit.engine.amp import Precision
 from gankit.engine.batches import Batch, BatchStream
 
 
+class NonFiniteStep(Exception):
+    """An optimizer's loss or gradients were NaN or infinite (``--on-nan stop``)."""
+
+    def __init__(self, optimizer: str):
+        super().__init__(optimizer)
+        self.optimizer = optimizer
+
+
 class StepContext:
     """Handed to :meth:`gankit.Scheme.step` on every iteration.
 
@@ -36,6 +44,7 @@ class StepContext:
         device: torch.device,
         optimized_networks: dict[str, tuple[str, ...]],
         discriminators: tuple[str, ...],
+        on_nan: str = "stop",
     ):
         self.nets = nets
         self.optimizers = optimizers
@@ -53,6 +62,9 @@ class StepContext:
         }
         #: Discriminator steps taken so far; lazy regularizers count with it.
         self.d_steps = 0
+        #: "stop" raises :class:`NonFiniteStep` on a NaN/inf loss or gradient; "skip" drops that step.
+        self.on_nan = on_nan
+        self.skipped_steps = 0
         self._penalized = [
             r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty
         ]
@@ -90,7 +102,11 @@ class StepContext:
     def optimize(self, name: str, loss: torch.Tensor) -> None:
         """Backward ``loss`` and step optimizer ``name`` (AMP-aware); after the discriminator's step,
         regularizers that act on weights run."""
-        self.precision.backward_and_step(loss, self.optimizers[name])
+        if not self.precision.backward_and_step(loss, self.optimizers[name], check_finite=True):
+            if self.on_nan == "stop":
+                raise NonFiniteStep(name)
+            self.skipped_steps += 1
+            return
         stepped = self._stepped_discriminators[name]
         if stepped:
             self.d_steps += 1

@@ -26,7 +26,7 @@ from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
 from gankit.engine.devices import choose_device, configure_determinism, rng_state, seed_everything, set_rng_state
 from gankit.engine.ema import EMA
-from gankit.engine.step import StepContext
+from gankit.engine.step import NonFiniteStep, StepContext
 from gankit.errors import GankitError
 from gankit.images import save_samples
 from gankit.resolve import ResolvedRun
@@ -148,6 +148,7 @@ class Trainer:
             device=self.device,
             optimized_networks=model.scheme.optimizers,
             discriminators=model.scheme.discriminators,
+            on_nan=cfg.on_nan,
         )
         self.total_steps = (
             self.batches.epochs_to_steps(cfg.epochs, cfg.n_critic) if cfg.epochs is not None else cfg.steps
@@ -226,7 +227,10 @@ class Trainer:
 
     def save_samples(self) -> Path:
         path = self.folder.sample_path(self.step)
-        save_samples(self.model.generate(self.sample_noise), self.model.description, path, real=self.sample_real)
+        try:
+            save_samples(self.model.generate(self.sample_noise), self.model.description, path, real=self.sample_real)
+        except OSError as exc:
+            raise GankitError(f"could not write samples {str(path)!r}: {exc.strerror or exc}") from None
         self.trackers.log_images(self.step, "samples", path)
         return path
 
@@ -253,6 +257,8 @@ class Trainer:
                 values[f"grad_norm/{name}"] = float(torch.nn.utils.get_total_norm(grads))
             values[f"lr/{name}"] = opt.param_groups[0]["lr"]
         values["steps_per_s"] = steps_per_s
+        if self.context.skipped_steps:
+            values["skipped_nonfinite_steps"] = self.context.skipped_steps
         if self.device.type == "cuda":
             values["gpu_memory_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         return values
@@ -268,10 +274,13 @@ class Trainer:
         first_step = self.step
         metrics: dict[str, torch.Tensor] = {}
         checkpoint_path = sample_path = None
-        saved_step = None
+        saved_step = self.step if self.resumed else None  # the step of the newest checkpoint on disk
         try:
             while self.step < self.total_steps and not self._stop_requested:
-                metrics = scheme.step(self.context)
+                try:
+                    metrics = scheme.step(self.context)
+                except NonFiniteStep as exc:
+                    raise self._nonfinite_error(exc.optimizer, saved_step) from None
                 for ema in self.model.ema.values():
                     ema.update()
                 self.step += 1
@@ -281,7 +290,6 @@ class Trainer:
                     now = time.perf_counter()
                     values = self._metrics(metrics, (self.step - last_log_step) / max(now - last_log_time, 1e-9))
                     last_log_time, last_log_step = now, self.step
-                    self._check_finite(values)
                     self.trackers.log_metrics(self.step, values)
                 if self.step % cfg.sample_every == 0 or last:
                     sample_path = self.save_samples()
@@ -309,10 +317,14 @@ class Trainer:
         summary["tracked"] = self.trackers.finish(summary)
         return summary
 
-    def _check_finite(self, values: dict[str, float]) -> None:
-        bad = [k for k, v in values.items() if v != v or v in (float("inf"), float("-inf"))]
-        if bad:
-            raise GankitError(
-                f"{', '.join(bad)} became non-finite by step {self.step} ({self.run.loss.name} loss, "
-                f"lr_d {self.run.config.lr_d}); the last good checkpoint is kept: try a lower learning rate or --amp off"
-            )
+    def _nonfinite_error(self, optimizer: str, saved_step: int | None) -> GankitError:
+        cfg = self.run.config
+        components = f"loss {cfg.loss!r}" + (f", regularizers {', '.join(cfg.regs)}" if cfg.regs else "")
+        kept = (
+            f"the last good checkpoint (step {saved_step}) is intact" if saved_step else "no checkpoint was written yet"
+        )
+        lr = cfg.lr_d if optimizer == "discriminator" else cfg.lr_g
+        return GankitError(
+            f"the {optimizer}'s loss or gradients became NaN/inf at step {self.step + 1} ({components}, lr {lr}); "
+            f"{kept}; start again with a lower learning rate, or with --on-nan skip"
+        )

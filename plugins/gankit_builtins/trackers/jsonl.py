@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ class JSONLines(Tracker):
         self.file = self.path.open("a", encoding="utf-8")
 
     def _write(self, record: dict[str, Any]) -> None:
+        # NaN and infinity are not JSON; null keeps every line readable by strict parsers (jq).
+        record = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
 

@@ -1,0 +1,91 @@
+"""Continuing a run: find its checkpoint, check that what the user asks now fits what it was."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gankit import checkpoint
+from gankit.config import RESUMABLE_FIELDS, RUN_FIELDS
+from gankit.errors import GankitError
+from gankit.registry import Registry
+from gankit.resolve import ResolvedRun, resolve
+from gankit.runs import RunFolder
+
+
+@attrs.frozen
+class Resumed:
+    run: ResolvedRun
+    folder: RunFolder
+    #: The checkpoint to continue from; ``None`` for a run that stopped before its first checkpoint,
+    #: which restarts from step 0 with its saved configuration.
+    state: checkpoint.TrainingState | None
+    source: str | None
+
+
+def prepare_resume(
+    registry: Registry,
+    target: str,
+    explicit: Callable[[tuple[str, ...]], dict[str, Any]],
+    set_items: tuple[str, ...] = (),
+    config_file: str | None = None,
+) -> Resumed:
+    """Resolve the run to continue. ``explicit(saved_trackers)`` gives the flags the user typed."""
+    folder_path = Path(target)
+    state = source = None
+    if folder_path.is_dir() and (folder_path / "config.json").is_file() and not RunFolder(folder_path).has_checkpoint():
+        saved = _read_config(folder_path / "config.json")
+    else:
+        path = checkpoint.find_checkpoint(target)
+        state, source = checkpoint.load(path), str(path)
+        saved = state.config
+        folder_path = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    saved_run = saved["run"]
+    flags = explicit(tuple(saved_run.get("trackers", RUN_FIELDS["trackers"].default)))
+    base = dict(saved_run, options={n: c["options"] for n, c in saved["components"].items()})
+    run = resolve(registry, flags, set_items, config_file, base=base)
+    _check_resumable(saved_run, run.config.to_dict())
+    _check_same_options(saved["components"], run.describe()["components"])
+    return Resumed(run, RunFolder(folder_path).lock(), state, source)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved["run"]["data"], saved["components"].items()  # noqa: B018 - the sections must be there
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GankitError(f"cannot resume from {str(path)!r}: not a gankit run configuration ({exc})") from None
+    return saved
+
+
+def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
+    for key in sorted(set(saved) | set(now)):
+        if key in RESUMABLE_FIELDS or key == "options":
+            continue
+        if _normalize(saved.get(key)) != _normalize(now.get(key)):
+            allowed = ", ".join(sorted(RESUMABLE_FIELDS))
+            raise GankitError(
+                f"--resume: {key} is {saved.get(key)!r} in the saved run but {now.get(key)!r} was given; "
+                f"a resumed run keeps its configuration (only {allowed} may change)"
+            )
+
+
+def _check_same_options(saved: dict[str, Any], now: dict[str, Any]) -> None:
+    for name, component in now.items():
+        if component["kind"] == "tracker":  # trackers may be added or changed on resume
+            continue
+        before = saved.get(name, {}).get("options", {})
+        for key, value in component["options"].items():
+            if _normalize(before.get(key)) != _normalize(value):
+                raise GankitError(
+                    f"--resume: {name}.{key} is {before.get(key)!r} in the saved run but {value!r} was given; "
+                    "a resumed run keeps its component options"
+                )
+
+
+def _normalize(value: Any) -> Any:
+    return list(value) if isinstance(value, (tuple, list)) else value
