@@ -138,6 +138,19 @@ class PenaltyInputs:
     input_gradients: Callable[[Tensor, Tensor], Tensor]
     #: Enter to run the discriminator under the run's autocast setting.
     autocast: Callable[[], AbstractContextManager[Any]]
+    #: ``draw_uniform(n, sample_shape)``: the engine's source of uniform numbers; use :meth:`uniform`.
+    draw_uniform: Callable[[int, tuple[int, ...]], Tensor] | None = None
+
+    def uniform(self, *sample_shape: int) -> Tensor:
+        """Uniform [0, 1) numbers of shape ``(N, *sample_shape)`` for this batch of ``N``.
+
+        Drawn so that training is the same on any number of processes; prefer it to ``torch.rand``.
+        """
+        if self.draw_uniform is not None:
+            return self.draw_uniform(self.real.shape[0], sample_shape)
+        import torch
+
+        return torch.rand((self.real.shape[0], *sample_shape), device=self.real.device)
 
 
 class Regularizer:

@@ -33,6 +33,7 @@ def prepare_resume(
     explicit: Callable[[tuple[str, ...]], dict[str, Any]],
     set_items: tuple[str, ...] = (),
     config_file: str | None = None,
+    lock: bool = True,
 ) -> Resumed:
     """Resolve the run to continue. ``explicit(saved_trackers)`` gives the flags the user typed."""
     folder_path = Path(target)
@@ -50,7 +51,8 @@ def prepare_resume(
     run = resolve(registry, flags, set_items, config_file, base=base)
     _check_resumable(saved_run, run.config.to_dict())
     _check_same_options(saved["components"], run.describe()["components"])
-    return Resumed(run, RunFolder(folder_path).lock(), state, source)
+    folder = RunFolder(folder_path)
+    return Resumed(run, folder.lock() if lock else folder, state, source)
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import click
 
 from gankit import __version__
 from gankit.errors import GankitError
+from gankit.plugins import CLI_DISABLED_KEY, CLI_STRICT_KEY, load_plugins, split_names
 
 #: Built-in subcommands: name -> "module:attribute", imported only when invoked.
 COMMANDS = {
@@ -16,6 +17,7 @@ COMMANDS = {
     "sample": "gankit.cli.sample:sample",
     "plugins": "gankit.cli.inspect:plugins",
     "list": "gankit.cli.inspect:list_components",
+    "plugin": "gankit.cli.plugin:plugin",
 }
 
 #: One-line help for each built-in subcommand, so listing them imports nothing.
@@ -24,6 +26,7 @@ SUMMARIES = {
     "sample": "Generate samples from a run or checkpoint into a .png grid or a .npy array.",
     "plugins": "Show installed plugins, their versions, status and what they register.",
     "list": "List components (architectures, losses, ...) with their options.",
+    "plugin": "Write a new plugin: gankit plugin new NAME --kind loss.",
 }
 
 
@@ -33,26 +36,83 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def _broken_command(name: str, why: str, plugin: str | None) -> click.Command:
+    """Stands in for a plugin command that cannot run, so invoking it explains why in one line."""
+    pointer = f"; see: gankit plugins show {plugin}" if plugin else "; see: gankit plugins"
+
+    def fail() -> None:
+        raise GankitError(f"command {name!r} is unavailable: {why}{pointer}")
+
+    # Any arguments are accepted, so that every invocation ends in the one-line explanation.
+    return click.Command(
+        name,
+        callback=fail,
+        help=f"BROKEN: {why}{pointer}",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
 class GankitGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The plugin flags apply to this invocation only (see gankit.plugins.current_settings).
+        ctx.meta.pop(CLI_DISABLED_KEY, None)
+        ctx.meta.pop(CLI_STRICT_KEY, None)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS) + sorted(self._plugin_commands())
+        plugins = _plugins_or_none()
+        extra = sorted(plugins.commands) + sorted(plugins.broken_commands()) if plugins else []
+        return list(COMMANDS) + [name for name in extra if name not in COMMANDS]
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
             module_name, _, attr = COMMANDS[name].partition(":")
             return getattr(importlib.import_module(module_name), attr)
-        return self._plugin_commands().get(name)
+        plugins = _plugins_or_none()
+        if plugins is None:
+            return None
+        if name in plugins.commands:
+            return plugins.commands[name]
+        broken = plugins.broken_commands()
+        if name in broken:
+            owner = next((r.name for r in plugins.records.values() if name in r.commands and r.error), None)
+            return _broken_command(name, broken[name], owner)
+        return None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SUMMARIES[name]) for name in COMMANDS]
-        rows += [(name, cmd.get_short_help_str(60)) for name, cmd in sorted(self._plugin_commands().items())]
+        plugins = _plugins_or_none()
+        broken_plugins: list[tuple[str, str]] = []
+        if plugins is not None:
+            for name, cmd in sorted(plugins.commands.items()):
+                origin = plugins.command_plugin(name)
+                rows.append((name, f"{cmd.get_short_help_str(60)} [{origin}]"))
+            for name, why in sorted(plugins.broken_commands().items()):
+                owner = next((r.name for r in plugins.records.values() if name in r.commands and r.error), None)
+                pointer = f"gankit plugins show {owner}" if owner else "gankit plugins"
+                rows.append((name, f"BROKEN ({why}); see: {pointer}"))
+            # A plugin that fails before adding commands may have had some: say so, with the pointer.
+            broken_plugins = [
+                (r.name, f"{_shorten(r.error or '', 70)}; see: gankit plugins show {r.name}")
+                for r in sorted(plugins.records.values(), key=lambda r: r.name)
+                if r.status == "error" and not r.commands
+            ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+        if broken_plugins:
+            with formatter.section("Broken plugins (their commands, if any, are missing)"):
+                formatter.write_dl(broken_plugins)
 
-    def _plugin_commands(self) -> dict[str, click.Command]:
-        from gankit.plugins import load_plugins
-
-        return load_plugins().commands
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name not in COMMANDS:
+            # A plugin command: in strict mode, no plugin problem may go unnoticed. (Built-in
+            # commands check when they look components up, through gankit.plugins.registry.)
+            load_plugins().check()
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -61,8 +121,50 @@ class GankitGroup(click.Group):
             raise UserError(str(exc)) from None
 
 
+def _plugins_or_none() -> Any:
+    """The loaded plugins, or ``None`` when even the settings are unusable (a bad environment value)."""
+    try:
+        return load_plugins()
+    except GankitError:
+        return None  # the command itself reports it
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _remember_disabled(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    names = [n for v in value for n in split_names(v)]
+    if names:
+        ctx.meta[CLI_DISABLED_KEY] = names
+
+
+def _remember_strict(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[CLI_STRICT_KEY] = True
+
+
 @click.group(cls=GankitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="gankit")
+# Eager, so that they already apply when --help lists plugin commands.
+@click.option(
+    "--disable-plugin",
+    multiple=True,
+    metavar="NAME",
+    is_eager=True,
+    expose_value=False,
+    callback=_remember_disabled,
+    help="Do not load plugin NAME (or every plugin of distribution NAME); repeatable, or A,B. "
+    "Also: GANKIT_DISABLE_PLUGINS=A,B.",
+)
+@click.option(
+    "--strict-plugins",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_remember_strict,
+    help="Fail (exit 2) when a plugin is broken or two register one name. Also: GANKIT_STRICT_PLUGINS=1.",
+)
 def cli() -> None:
     """Train generative adversarial networks from plugins.
 

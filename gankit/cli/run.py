@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,9 @@ class Betas(click.ParamType):
     "--wandb-log-checkpoints", is_flag=True, default=None, help="Upload checkpoints to W&B as model artifacts."
 )
 @click.option(
+    "--nproc", type=click.IntRange(min=1), help="Train on N processes (torchrun, one per GPU or gloo on CPU)."
+)
+@click.option(
     "--quiet", "-q", is_flag=True, help="No progress output (drops the console tracker); the final summary only."
 )
 def run(
@@ -114,6 +118,7 @@ def run(
     config_file: str | None,
     set_items: tuple[str, ...],
     quiet: bool,
+    nproc: int | None,
     lr_both: float | None,
     **flags: Any,
 ) -> None:
@@ -136,17 +141,29 @@ def run(
         explicit.setdefault("lr_g", lr_both)
         explicit.setdefault("lr_d", lr_both)
 
+    from gankit.engine.distributed import current_world
     from gankit.engine.trainer import Trainer
     from gankit.plugins import registry
     from gankit.runs import RunFolder, default_name
 
+    if nproc is not None and nproc > 1 and not current_world().distributed:
+        _launch_torchrun(nproc)
+    world = current_world()
+
     def choose(base: tuple[str, ...]) -> dict[str, Any]:
         return _with_trackers(explicit, base, add_trackers, quiet)
+
+    if resume is None and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
+        # torchrun restarted the group after a failure: continue the run instead of starting anew.
+        if name is None:
+            raise GankitError("with torchrun --max-restarts, give the run a --name so a restart can resume it")
+        if (Path(out) / name / "config.json").is_file():
+            resume, name = str(Path(out) / name), None
 
     if resume is not None:
         from gankit.resume import prepare_resume
 
-        resumed = prepare_resume(registry(), resume, choose, set_items, config_file)
+        resumed = prepare_resume(registry(), resume, choose, set_items, config_file, lock=world.is_main)
         if name is not None and Path(out, name).resolve() != resumed.folder.path.resolve():
             raise GankitError(f"--resume continues {str(resumed.folder.path)!r}; drop --name {name}")
         resolved, folder = resumed.run, resumed.folder
@@ -157,12 +174,17 @@ def run(
 
         resolved = resolve(registry(), choose(RUN_FIELDS["trackers"].default), set_items, config_file)
         trainer = Trainer(resolved)  # builds everything before any file is written
-        folder = RunFolder.create(Path(out) / (name or default_name(resolved.config)))
+        path = Path(out) / trainer.world.broadcast_text(name or default_name(resolved.config), trainer.device)
+        folder = RunFolder.create(path) if world.is_main else RunFolder(path)
+    if not world.is_main:
+        trainer.fit(folder)
+        return
     folder.write_config(trainer.describe())
     cfg = resolved.config
     click.echo(
         f"gankit: {cfg.arch} / {cfg.loss}{''.join(' + ' + r for r in cfg.regs)} on {cfg.data}, "
         f"{trainer.total_steps} steps on {trainer.device}"
+        + (f" x {world.size} processes" if world.distributed else "")
         + (f" (resuming at step {trainer.step})" if trainer.step else "")
         + f" -> {folder.path}",
         err=True,
@@ -171,6 +193,24 @@ def run(
     _report(summary)
     if summary["stopped_by"]:
         raise SystemExit(128 + signal.Signals[summary["stopped_by"]].value)
+
+
+def _launch_torchrun(nproc: int) -> None:
+    """``gankit run --nproc N ...`` is ``torchrun --standalone --nproc-per-node N -m gankit run ...``."""
+    import subprocess
+    import sys
+
+    argv = sys.argv[sys.argv.index("run") + 1 :] if "run" in sys.argv else []
+    args, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    raise SystemExit(subprocess.call([*command, "-m", "gankit", "run", *args]))
 
 
 def _with_trackers(explicit: dict[str, Any], base: tuple[str, ...], added: tuple[str, ...], quiet: bool) -> dict:

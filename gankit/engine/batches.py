@@ -12,6 +12,7 @@ from typing import NamedTuple
 import torch
 
 from gankit.components import Dataset
+from gankit.engine.distributed import World
 from gankit.errors import GankitError
 
 
@@ -21,9 +22,16 @@ class Batch(NamedTuple):
 
 
 class BatchStream:
-    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, seed: int):
+    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, seed: int, world: World = World()):
+        if batch_size % world.size:
+            raise GankitError(
+                f"--batch-size {batch_size} is the global batch and must divide evenly over {world.size} processes"
+            )
         self.dataset = dataset
-        self.batch_size = batch_size
+        self.global_batch = batch_size
+        #: This process's share of each global batch.
+        self.batch_size = batch_size // world.size
+        self.world = world
         self.device = device
         self.generator = torch.Generator().manual_seed(seed + 0x5EED)
         self.epoch = 0
@@ -51,17 +59,18 @@ class BatchStream:
             raise GankitError(
                 f"--epochs needs a finite data set; {self.dataset.description.name!r} is sampled on demand, use --steps"
             )
-        per_epoch = len(self.samples) // self.batch_size
+        per_epoch = len(self.samples) // self.global_batch
         return max(1, round(epochs * per_epoch / batches_per_step))
 
     def next(self) -> Batch:
+        # Every process draws the global batch and keeps its own slice (see engine/distributed.py).
         if not self.finite:
-            x = self.dataset.sample(self.batch_size, self.generator)
+            x = self.world.shard(self.dataset.sample(self.global_batch, self.generator))
             return Batch(x.to(self.device, torch.float32, non_blocking=True))
-        if self._perm is None or self.position + self.batch_size > len(self._perm):
+        if self._perm is None or self.position + self.global_batch > len(self._perm):
             self._start_epoch()
-        idx = self._perm[self.position : self.position + self.batch_size]
-        self.position += self.batch_size
+        idx = self.world.shard(self._perm[self.position : self.position + self.global_batch])
+        self.position += self.global_batch
         y = self.labels.index_select(0, idx) if self.labels is not None else None
         return Batch(self.samples.index_select(0, idx), y)
 

@@ -12,6 +12,7 @@ from torch import nn
 from gankit.components import Loss, PenaltyInputs, Regularizer
 from gankit.engine.amp import Precision
 from gankit.engine.batches import Batch, BatchStream
+from gankit.engine.distributed import World, no_sync
 
 
 class NonFiniteStep(Exception):
@@ -45,6 +46,7 @@ class StepContext:
         optimized_networks: dict[str, tuple[str, ...]],
         discriminators: tuple[str, ...],
         on_nan: str = "stop",
+        world: World = World(),
     ):
         self.nets = nets
         self.optimizers = optimizers
@@ -64,6 +66,7 @@ class StepContext:
         self.d_steps = 0
         #: "stop" raises :class:`NonFiniteStep` on a NaN/inf loss or gradient; "skip" drops that step.
         self.on_nan = on_nan
+        self.world = world
         self.skipped_steps = 0
         self._penalized = [
             r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty
@@ -76,7 +79,12 @@ class StepContext:
         return self.batches.next()
 
     def noise(self, n: int | None = None) -> torch.Tensor:
-        return torch.randn(n or self.batch_size, self.z_dim, device=self.device)
+        """Noise for ``n`` samples (default: this process's batch), the same for any number of processes."""
+        n = n or self.batch_size
+        return self.world.shard(torch.randn(n * self.world.size, self.z_dim, device=self.device))
+
+    def _uniform(self, n: int, sample_shape: tuple[int, ...]) -> torch.Tensor:
+        return self.world.shard(torch.rand((n * self.world.size, *sample_shape), device=self.device))
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         return self.precision.autocast()
@@ -90,7 +98,12 @@ class StepContext:
             if self.d_steps % reg.every:
                 continue
             inputs = PenaltyInputs(
-                real, fake.detach().to(real.dtype), discriminator, self.precision.input_gradients, self.autocast
+                real,
+                fake.detach().to(real.dtype),
+                discriminator,
+                self.precision.input_gradients,
+                self.autocast,
+                self._uniform,
             )
             penalty = reg.discriminator_penalty(inputs)
             if penalty is None:
@@ -121,7 +134,8 @@ class StepContext:
         for p in trainable:
             p.requires_grad_(False)
         try:
-            yield
+            with no_sync(network):  # a DDP-wrapped network must not wait for gradients it will not get
+                yield
         finally:
             for p in trainable:
                 p.requires_grad_(True)

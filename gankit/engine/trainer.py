@@ -25,6 +25,7 @@ from gankit.components import (
 from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
 from gankit.engine.devices import choose_device, configure_determinism, rng_state, seed_everything, set_rng_state
+from gankit.engine.distributed import init_world
 from gankit.engine.ema import EMA
 from gankit.engine.step import NonFiniteStep, StepContext
 from gankit.errors import GankitError
@@ -121,7 +122,8 @@ class Trainer:
     ):
         cfg = run.config
         self.run = run
-        self.device = choose_device(cfg.device)
+        self.world, device_name = init_world(cfg.device)
+        self.device = choose_device(device_name)
         configure_determinism(self.device, cfg.deterministic)
         seed_everything(cfg.seed)
         request = DataRequest(root=cfg.data_root, download=cfg.download, resolution=cfg.resolution)
@@ -131,13 +133,14 @@ class Trainer:
         self.model = model = Model(run, self.device, self.dataset.description)
         self.loss: Loss = _expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
         self.precision = Precision(self.device, cfg.amp)
-        self.batches = BatchStream(self.dataset, cfg.batch_size, self.device, cfg.seed)
+        self.batches = BatchStream(self.dataset, cfg.batch_size, self.device, cfg.seed, self.world)
         self.optimizers = {
             name: self._optimizer(name, [p for n in net_names for p in model.nets[n].parameters()])
             for name, net_names in model.scheme.optimizers.items()
         }
         self.context = StepContext(
-            nets=model.nets,
+            # The scheme trains DDP-wrapped networks when distributed; checkpoints and sampling use model.nets.
+            nets={name: self.world.wrap(net, self.device) for name, net in model.nets.items()},
             optimizers=self.optimizers,
             loss=self.loss,
             regularizers=model.regularizers,
@@ -149,6 +152,7 @@ class Trainer:
             optimized_networks=model.scheme.optimizers,
             discriminators=model.scheme.discriminators,
             on_nan=cfg.on_nan,
+            world=self.world,
         )
         self.total_steps = (
             self.batches.epochs_to_steps(cfg.epochs, cfg.n_critic) if cfg.epochs is not None else cfg.steps
@@ -264,19 +268,20 @@ class Trainer:
         return values
 
     def fit(self, folder: RunFolder) -> dict[str, Any]:
+        """Train to ``total_steps`` (or a stop signal); only the main process writes files and reports."""
         cfg = self.run.config
+        main = self.world.is_main
         self.folder = folder
-        self.trackers = self._build_trackers(folder)
+        self.trackers = self._build_trackers(folder) if main else TrackerGroup({})
         scheme = self.model.scheme
         self.trackers.start(self.describe(), self.total_steps, self.step)
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        started, last_log_time, last_log_step = time.perf_counter(), time.perf_counter(), self.step
-        first_step = self.step
-        metrics: dict[str, torch.Tensor] = {}
+        started = last_log_time = time.perf_counter()
+        first_step = last_log_step = self.step
         checkpoint_path = sample_path = None
         saved_step = self.step if self.resumed else None  # the step of the newest checkpoint on disk
         try:
-            while self.step < self.total_steps and not self._stop_requested:
+            while self.step < self.total_steps and not self._stopping():
                 try:
                     metrics = scheme.step(self.context)
                 except NonFiniteStep as exc:
@@ -290,12 +295,12 @@ class Trainer:
                     now = time.perf_counter()
                     values = self._metrics(metrics, (self.step - last_log_step) / max(now - last_log_time, 1e-9))
                     last_log_time, last_log_step = now, self.step
-                    self.trackers.log_metrics(self.step, values)
-                if self.step % cfg.sample_every == 0 or last:
+                    self.trackers.log_metrics(self.step, self.world.mean(values, self.device))
+                if main and (self.step % cfg.sample_every == 0 or last):
                     sample_path = self.save_samples()
-                if self.step % cfg.checkpoint_every == 0 or last:
+                if main and (self.step % cfg.checkpoint_every == 0 or last):
                     checkpoint_path, saved_step = self.save_checkpoint(), self.step
-            if self._stop_requested and saved_step != self.step:
+            if main and self._stop_requested and saved_step != self.step:
                 checkpoint_path = self.save_checkpoint()
         except BaseException as exc:
             self.trackers.finish({"steps": self.step, "error": str(exc) or type(exc).__name__})
@@ -315,7 +320,17 @@ class Trainer:
             "samples": str(sample_path) if sample_path else None,
         }
         summary["tracked"] = self.trackers.finish(summary)
+        self.world.close()
         return summary
+
+    def _stopping(self) -> bool:
+        """A stop signal seen by any process stops all of them at the same step."""
+        if not self.world.distributed:
+            return self._stop_requested is not None
+        if self.world.any(self._stop_requested is not None, self.device):
+            self._stop_requested = self._stop_requested or "SIGTERM"
+            return True
+        return False
 
     def _nonfinite_error(self, optimizer: str, saved_step: int | None) -> GankitError:
         cfg = self.run.config

@@ -17,7 +17,7 @@ class GradientPenalty(Regularizer):
 
     def discriminator_penalty(self, inputs: PenaltyInputs) -> Tensor:
         real, fake = inputs.real.detach(), inputs.fake.detach()
-        alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        alpha = inputs.uniform(*(1,) * (real.dim() - 1)).to(real.dtype)
         mixed = torch.lerp(fake, real, alpha).requires_grad_(True)
         with inputs.autocast():
             scores = inputs.discriminator(mixed)

@@ -1,0 +1,121 @@
+"""Data-parallel training on PyTorch's own machinery: torchrun + DistributedDataParallel.
+
+Design: every rank draws *all* randomness for the global batch from the same seeded streams and keeps
+its own slice (data order, noise, penalty interpolation weights). Ranks therefore stay in step without
+communication, the saved RNG state is one state for all ranks, and N ranks at global batch B follow
+the same trajectory as one process at batch B (up to the order of floating-point sums).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+
+import attrs
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+
+
+@attrs.frozen
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        """This rank's slice of a tensor drawn for the global batch."""
+        if self.size == 1:
+            return batch
+        per_rank = batch.shape[0] // self.size
+        return batch[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+    def wrap(self, network: nn.Module, device: torch.device) -> nn.Module:
+        if not self.distributed or not any(p.requires_grad for p in network.parameters()):
+            return network
+        from torch.nn.parallel import DistributedDataParallel
+
+        if device.type == "cuda":  # batch statistics over the global batch; gloo has no SyncBatchNorm
+            network = nn.SyncBatchNorm.convert_sync_batchnorm(network)
+        # DDP's default buffer handling is kept on purpose: rank 0's buffers (batch-norm running stats,
+        # spectral norm's power-iteration vectors) are copied to every rank at each forward, so every rank
+        # holds what rank 0 checkpoints.
+        return DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def mean(self, values: dict[str, float], device: torch.device) -> dict[str, float]:
+        """Average logged scalars over ranks (a collective: every rank calls it at the same step)."""
+        if not self.distributed or not values:
+            return values
+        keys = sorted(values)
+        tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(tensor)
+        return dict(zip(keys, (tensor / self.size).tolist()))
+
+    def broadcast_text(self, text: str, device: torch.device) -> str:
+        """Rank 0's ``text`` on every rank (run folder names carry a timestamp)."""
+        if not self.distributed:
+            return text
+        data = torch.zeros(256, dtype=torch.uint8, device=device)
+        if self.is_main:
+            raw = text.encode()[:256]
+            data[: len(raw)] = torch.tensor(list(raw), dtype=torch.uint8)
+        torch.distributed.broadcast(data, src=0)
+        return bytes(data.cpu().tolist()).rstrip(b"\0").decode()
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every process when ``flag`` is true on any (a collective)."""
+        if not self.distributed:
+            return flag
+        tensor = torch.tensor([int(flag)], device=device)
+        torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
+        return bool(tensor.item())
+
+    def close(self) -> None:
+        """Leave the process group; without this, gloo aborts the process at exit (and torchrun,
+        seeing a failed worker, restarts a run that had finished)."""
+        if self.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def no_sync(network: nn.Module) -> AbstractContextManager[object]:
+    """For a DDP-wrapped network used only as a fixed function (D in G's step): no gradient reduction."""
+    return network.no_sync() if hasattr(network, "no_sync") else nullcontext()
+
+
+def unwrap(network: nn.Module) -> nn.Module:
+    return getattr(network, "module", network)
+
+
+def current_world() -> World:
+    """The world torchrun describes in the environment (one process when not under torchrun)."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return World()
+    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def init_world(device_name: str) -> tuple[World, str]:
+    """Join the process group when under torchrun; returns the world and the device each rank uses."""
+    world = current_world()
+    if not world.distributed:
+        return world, device_name
+    if not torch.distributed.is_initialized():
+        use_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+        backend = "nccl" if use_cuda else "gloo"
+        if use_cuda:
+            torch.cuda.set_device(world.local_rank)
+        torch.distributed.init_process_group(backend)
+    if device_name in ("auto", "cuda") and torch.cuda.is_available():
+        return world, f"cuda:{world.local_rank}"
+    if device_name.startswith("cuda:"):
+        raise GankitError("under torchrun each rank uses the GPU of its LOCAL_RANK: pass --device cuda or auto")
+    return world, device_name
