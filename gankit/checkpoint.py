@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; runs are shared like any output
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -103,6 +105,12 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save(state: TrainingState, path: Path) -> None:
@@ -173,6 +181,16 @@ def load(path: str | Path) -> TrainingState:
     return TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers)
 
 
+def by_step(paths: Iterable[Path]) -> list[Path]:
+    """Checkpoint files oldest first, by step number (``step-1000000`` after ``step-999999``)."""
+
+    def step(path: Path) -> int:
+        digits = path.stem.removeprefix("step-")
+        return int(digits) if digits.isdigit() else -1
+
+    return sorted(paths, key=step)
+
+
 def find_checkpoint(target: str | Path) -> Path:
     """A checkpoint file, or a run folder's latest checkpoint."""
     target = Path(target)
@@ -183,7 +201,7 @@ def find_checkpoint(target: str | Path) -> Path:
             named = folder / pointer.read_text().strip()
             if named.is_file():
                 return named
-        found = sorted(folder.glob("step-*.safetensors"))
+        found = by_step(folder.glob("step-*.safetensors"))
         if not found:
             raise GankitError(f"no checkpoint in {str(target)!r}: expected {str(folder / 'step-*.safetensors')!r}")
         return found[-1]

@@ -32,9 +32,11 @@ Each registration hook receives a ``register`` callable with the signature::
 ``summary``
     One line shown by ``gankit list``.
 ``defaults``
-    Run settings that suit this component (``{"n_critic": 5, "lr_d": 1e-4}`` for WGAN losses).
-    They apply when the user did not set them; data source defaults apply first, then the
-    architecture's, the loss's and the regularizers'.
+    Run settings that suit this component (``{"n_critic": 5, "lr_d": 1e-4}`` for WGAN losses), and
+    options of other components as ``"component.option"`` keys (``{"gp.weight": 0.1}`` from the toy
+    data sets), applied only when that component is in the run. They apply when the user did not set
+    them, in the order data source, architecture, loss, regularizers, scheme, trackers (later wins);
+    a ``--config`` file, flags and ``--set`` override them all.
 """
 
 from __future__ import annotations

@@ -85,8 +85,10 @@ def resolve(
             raise GankitError(f"regularizer {reg.name!r} is given twice with --reg")
         seen.add(reg.name)
 
+    # ``arch.width=...`` (or a TOML ``[arch]`` table) means the options of whichever architecture is used.
     chosen = {"arch": arch.name, "loss": loss.name, "data": data.name, "scheme": scheme.name}
-    for prefix, values in set_options.items():
+    file_options, options = options, {}
+    for prefix, values in [*file_options.items(), *set_options.items()]:
         name = chosen.get(KIND_ALIASES.get(prefix, ""), prefix)
         options.setdefault(name, {}).update(values)
     specs = [data, arch, loss, *regs, scheme, *trackers]
@@ -119,9 +121,8 @@ def resolve(
     values |= explicit
     if "steps" in explicit and "epochs" not in explicit:
         values["epochs"] = None  # an explicit step count beats a suggested (or saved) epoch count
-    values |= {"data": data.name, "arch": arch.name, "loss": loss.name, "scheme": scheme.name}
-    values["regs"] = tuple(r.name for r in regs)
-    values["trackers"] = tuple(t.name for t in trackers)
+    # Names as the user typed them: a qualified ``plugin:name`` keeps resolving while two plugins collide.
+    values |= names | {"regs": tuple(reg_names), "trackers": tuple(dict.fromkeys(tracker_names))}
     merged_options = {
         name: suggested_options.get(name, {}) | base_options.get(name, {}) | options.get(name, {}) for name in in_run
     }

@@ -91,7 +91,7 @@ class RunFolder:
         path = self.checkpoint_path(step)
         checkpoint.save(state, path)
         checkpoint.write_atomic(self.checkpoints / "latest", (path.name + "\n").encode())
-        for old in sorted(self.checkpoints.glob("step-*.safetensors"))[:-keep]:
+        for old in checkpoint.by_step(self.checkpoints.glob("step-*.safetensors"))[:-keep]:
             if old != path:
                 old.unlink(missing_ok=True)
         return path
