@@ -42,7 +42,7 @@ def sample(target: str, count: int, output: str, seed: int, device: str, batch_s
     from gankit import checkpoint
     from gankit.components import DataDescription
     from gankit.engine.devices import choose_device
-    from gankit.engine.trainer import Model
+    from gankit.engine.model import Model
     from gankit.images import save_samples
     from gankit.plugins import registry
     from gankit.resolve import resolve

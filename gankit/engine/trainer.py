@@ -13,20 +13,16 @@ from torch import nn
 
 from gankit import checkpoint
 from gankit.components import (
-    Architecture,
-    DataDescription,
     DataRequest,
     Dataset,
     Loss,
-    Regularizer,
-    Scheme,
     TrackerContext,
 )
 from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
 from gankit.engine.devices import choose_device, configure_determinism, rng_state, seed_everything, set_rng_state
 from gankit.engine.distributed import init_world
-from gankit.engine.ema import EMA
+from gankit.engine.model import Model, expect
 from gankit.engine.step import NonFiniteStep, StepContext
 from gankit.errors import GankitError
 from gankit.images import save_samples
@@ -36,82 +32,6 @@ from gankit.tracking import TrackerGroup
 
 #: Fixed noise for sample grids: the same images at every step, so progress is easy to see.
 SAMPLE_GRID_SIZE = 64
-
-
-def _expect(obj: Any, kind_type: type, spec: Any) -> Any:
-    if not isinstance(obj, kind_type):
-        raise GankitError(
-            f"{spec.kind} {spec.name!r} from plugin {spec.plugin!r} built a {type(obj).__name__}, "
-            f"not a gankit.{kind_type.__name__}"
-        )
-    return obj
-
-
-class Model:
-    """The networks of a resolved run, built on a device; what training and ``gankit sample`` share."""
-
-    def __init__(self, run: ResolvedRun, device: torch.device, description: DataDescription):
-        cfg = run.config
-        configs = run.component_configs
-        self.description = description
-        self.scheme: Scheme = _expect(run.scheme.create(configs[run.scheme.name]), Scheme, run.scheme)
-        arch: Architecture = _expect(
-            run.architecture.create(configs[run.architecture.name]), Architecture, run.architecture
-        )
-        self.regularizers: list[Regularizer] = [
-            _expect(spec.create(configs[spec.name]), Regularizer, spec) for spec in run.regularizers
-        ]
-        nets = self.scheme.build(arch, self.description, cfg.z_dim)
-        for name in self.scheme.discriminators:
-            for reg in self.regularizers:
-                nets[name] = reg.wrap_discriminator(nets[name])
-        self.nets: dict[str, nn.Module] = {name: net.to(device) for name, net in nets.items()}
-        self.ema = {name: EMA(self.nets[name], cfg.ema) for name in self.scheme.ema_networks} if cfg.ema > 0 else {}
-        self.device = device
-        self.z_dim = cfg.z_dim
-
-    @torch.no_grad()
-    def generate(self, noise: torch.Tensor) -> torch.Tensor:
-        """Samples in ``[-1, 1]`` from the EMA networks when there are any, in eval mode."""
-        nets = dict(self.nets) | {name: ema.shadow for name, ema in self.ema.items()}
-        modes = {name: net.training for name, net in nets.items()}
-        for net in nets.values():
-            net.eval()
-        try:
-            return self.scheme.sample(nets, noise.to(self.device)).float()
-        finally:
-            for name, net in nets.items():
-                net.train(modes[name])
-
-    def load_weights(self, state: checkpoint.TrainingState, where: str) -> None:
-        """Check every tensor against the built networks first, then copy: all or nothing."""
-        groups = [(self.nets, state.networks, "network")] + (
-            [(self._ema_nets(), state.ema, "EMA network")] if self.ema else []
-        )
-        for nets, saved, label in groups:
-            if set(saved) != set(nets):
-                raise GankitError(f"{where} holds {label}s {sorted(saved)}, but this run builds {sorted(nets)}")
-            for name, net in nets.items():
-                expected = net.state_dict()
-                missing = sorted(set(expected) - set(saved[name]))
-                extra = sorted(set(saved[name]) - set(expected))
-                if missing or extra:
-                    raise GankitError(
-                        f"{where} does not fit {label} {name!r}: missing {missing[:3]}, unexpected {extra[:3]}"
-                    )
-                for key, tensor in expected.items():
-                    got = saved[name][key]
-                    if got.shape != tensor.shape or got.dtype != tensor.dtype:
-                        raise GankitError(
-                            f"{where} does not fit {label} {name!r}: {key} is {tuple(got.shape)} {got.dtype}, "
-                            f"this run needs {tuple(tensor.shape)} {tensor.dtype}"
-                        )
-        for nets, saved, _ in groups:
-            for name, net in nets.items():
-                net.load_state_dict(saved[name])
-
-    def _ema_nets(self) -> dict[str, nn.Module]:
-        return {name: ema.shadow for name, ema in self.ema.items()}
 
 
 class Trainer:
@@ -127,11 +47,11 @@ class Trainer:
         configure_determinism(self.device, cfg.deterministic)
         seed_everything(cfg.seed)
         request = DataRequest(root=cfg.data_root, download=cfg.download, resolution=cfg.resolution)
-        self.dataset: Dataset = _expect(
+        self.dataset: Dataset = expect(
             run.data.create(run.component_configs[run.data.name], request), Dataset, run.data
         )
         self.model = model = Model(run, self.device, self.dataset.description)
-        self.loss: Loss = _expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
+        self.loss: Loss = expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
         self.precision = Precision(self.device, cfg.amp)
         self.batches = BatchStream(self.dataset, cfg.batch_size, self.device, cfg.seed, self.world)
         self.optimizers = {
