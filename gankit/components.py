@@ -255,6 +255,35 @@ class Tracker:
         return {}
 
 
+@attrs.frozen
+class EvalContext:
+    """What a metric receives: the run's data for reference, and a way to draw generated samples."""
+
+    #: The run's data set (finite sets hold every real sample; toy sets know their modes).
+    dataset: Dataset
+    description: DataDescription
+    #: ``generate(n)``: ``n`` samples in ``[-1, 1]`` from the generator (its EMA when there is one),
+    #: with noise from a generator seeded by :attr:`seed`, so an evaluation is reproducible.
+    generate: Callable[[int], Tensor]
+    device: Any
+    seed: int = 0
+
+
+class Metric:
+    """Scores a generator by its samples. Higher-is-better or not, each number is named and documented."""
+
+    #: Bump when the numbers a metric reports change meaning; saved next to every result.
+    version: str = "1"
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        """Compute the metric; raise :class:`gankit.GankitError` for data it cannot score."""
+        raise NotImplementedError
+
+    def protocol(self) -> dict[str, Any]:
+        """How the numbers were made (sample counts, thresholds, reference split), saved with them."""
+        return {}
+
+
 #: Component kinds, in the order they are resolved, with the CLI flag that names each.
 KINDS: dict[str, str] = {
     "data": "--data",
@@ -263,4 +292,5 @@ KINDS: dict[str, str] = {
     "regularizer": "--reg",
     "scheme": "--scheme",
     "tracker": "--tracker",
+    "metric": "--metric",
 }

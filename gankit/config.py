@@ -62,6 +62,10 @@ class RunConfig:
     scheme: str = "unconditional"
     #: Where reports go; ``--tracker NAME`` adds to these.
     trackers: tuple[str, ...] = attrs.field(default=("console", "jsonl"), converter=tuple)
+    #: Metrics that ``--eval-every`` computes during training and ``gankit eval`` computes by default.
+    metrics: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: Evaluate the metrics every N steps (and at the end); ``None`` evaluates only with ``gankit eval``.
+    eval_every: int | None = attrs.field(default=None, validator=_positive)
     #: Training iterations (one iteration = n_critic discriminator steps + one generator step).
     steps: int = attrs.field(default=2000, validator=_positive)
     #: Passes over a finite data set by the discriminator; overrides ``steps`` when set.
@@ -99,7 +103,7 @@ class RunConfig:
         return chosen + [("scheme", self.scheme)] + [("tracker", t) for t in self.trackers]
 
     def to_dict(self) -> dict[str, Any]:
-        lists = {"regs": list(self.regs), "betas": list(self.betas), "trackers": list(self.trackers)}
+        lists = {k: list(getattr(self, k)) for k in ("regs", "betas", "trackers", "metrics")}
         return attrs.asdict(self, recurse=False) | lists
 
 
@@ -113,6 +117,8 @@ RESUMABLE_FIELDS = frozenset(
         "device",
         "deterministic",
         "trackers",
+        "metrics",
+        "eval_every",
         "on_nan",
         "log_every",
         "sample_every",

@@ -126,5 +126,21 @@ def gankit_register_trackers(register: Register) -> None:
 
 
 @hookspec
+def gankit_register_metrics(register: Register) -> None:
+    """Register metrics: factories ``factory(config)`` of a :class:`gankit.Metric`.
+
+    A metric scores a generator from its samples through an :class:`gankit.EvalContext` and returns
+    named numbers; ``gankit eval`` saves them with the metric's :meth:`gankit.Metric.protocol` and
+    version, and ``--eval-every`` sends them to the trackers during training.
+    """
+
+
+@hookspec
 def gankit_register_commands(cli: click.Group) -> None:
-    """Add subcommands to the ``gankit`` command line: ``cli.add_command(my_command)``."""
+    """Add subcommands to the ``gankit`` command line: ``cli.add_command(my_command)``.
+
+    ``gankit --help`` lists them after the built-in commands, so it imports the plugin module:
+    import torch inside the commands, not at the top. A name gankit already uses is ignored; one
+    that two plugins add is available as ``gankit plugin:name``. The commands of a broken plugin
+    are listed as broken, pointing to ``gankit plugins show NAME``, which prints its traceback.
+    """

@@ -43,6 +43,7 @@ REGISTRATION_HOOKS = {
     "gankit_register_data_sources": "data",
     "gankit_register_schemes": "scheme",
     "gankit_register_trackers": "tracker",
+    "gankit_register_metrics": "metric",
 }
 COMMANDS_HOOK = "gankit_register_commands"
 

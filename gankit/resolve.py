@@ -33,11 +33,12 @@ class ResolvedRun:
     regularizers: tuple[ComponentSpec, ...]
     scheme: ComponentSpec
     trackers: tuple[ComponentSpec, ...]
+    metrics: tuple[ComponentSpec, ...]
     #: Component name -> its attrs config instance (or None).
     component_configs: dict[str, Any]
 
     def specs(self) -> list[ComponentSpec]:
-        return [self.data, self.architecture, self.loss, *self.regularizers, self.scheme, *self.trackers]
+        return [self.data, self.architecture, self.loss, *self.regularizers, self.scheme, *self.trackers, *self.metrics]
 
     def describe(self) -> dict[str, Any]:
         """The resolved configuration as saved in config.json and checkpoints."""
@@ -79,6 +80,11 @@ def resolve(
     scheme = registry.get("scheme", names["scheme"])
     tracker_names = explicit.get("trackers", (base or {}).get("trackers", RUN_FIELDS["trackers"].default))
     trackers = tuple(registry.get("tracker", t) for t in dict.fromkeys(tracker_names))
+    # Metrics are components too, so the ones a data source suggests must be known before the rest.
+    suggested = [s.defaults["metrics"] for s in (data, arch, loss, *regs, scheme) if "metrics" in s.defaults]
+    default_metrics = suggested[-1] if suggested else RUN_FIELDS["metrics"].default
+    metric_names = explicit.get("metrics", (base or {}).get("metrics", default_metrics))
+    metrics = tuple(registry.get("metric", m) for m in dict.fromkeys(metric_names))
     seen: set[str] = set()
     for reg in regs:
         if reg.name in seen:
@@ -91,7 +97,7 @@ def resolve(
     for prefix, values in [*file_options.items(), *set_options.items()]:
         name = chosen.get(KIND_ALIASES.get(prefix, ""), prefix)
         options.setdefault(name, {}).update(values)
-    specs = [data, arch, loss, *regs, scheme, *trackers]
+    specs = [data, arch, loss, *regs, scheme, *trackers, *metrics]
     in_run = {s.name: s for s in specs}
     base_options = (base or {}).get("options", {})
     for name in options:
@@ -122,7 +128,11 @@ def resolve(
     if "steps" in explicit and "epochs" not in explicit:
         values["epochs"] = None  # an explicit step count beats a suggested (or saved) epoch count
     # Names as the user typed them: a qualified ``plugin:name`` keeps resolving while two plugins collide.
-    values |= names | {"regs": tuple(reg_names), "trackers": tuple(dict.fromkeys(tracker_names))}
+    values |= names | {
+        "regs": tuple(reg_names),
+        "trackers": tuple(dict.fromkeys(tracker_names)),
+        "metrics": tuple(dict.fromkeys(metric_names)),
+    }
     merged_options = {
         name: suggested_options.get(name, {}) | base_options.get(name, {}) | options.get(name, {}) for name in in_run
     }
@@ -130,4 +140,4 @@ def resolve(
     values["options"] = {name: opts for name, opts in given.items() if opts}
     config = make_run_config(values)
     component_configs = {spec.name: spec.make_config(merged_options[spec.name]) for spec in specs}
-    return ResolvedRun(config, data, arch, loss, regs, scheme, trackers, component_configs)
+    return ResolvedRun(config, data, arch, loss, regs, scheme, trackers, metrics, component_configs)

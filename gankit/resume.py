@@ -78,7 +78,7 @@ def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
 
 def _check_same_options(saved: dict[str, Any], now: dict[str, Any]) -> None:
     for name, component in now.items():
-        if component["kind"] == "tracker":  # trackers may be added or changed on resume
+        if component["kind"] in ("tracker", "metric"):  # what watches a run may change on resume
             continue
         before = saved.get(name, {}).get("options", {})
         for key, value in component["options"].items():

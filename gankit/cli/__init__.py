@@ -15,6 +15,7 @@ from gankit.plugins import CLI_DISABLED_KEY, CLI_STRICT_KEY, load_plugins, split
 COMMANDS = {
     "run": "gankit.cli.run:run",
     "sample": "gankit.cli.sample:sample",
+    "eval": "gankit.cli.evaluate:evaluate_command",
     "plugins": "gankit.cli.inspect:plugins",
     "list": "gankit.cli.inspect:list_components",
     "plugin": "gankit.cli.plugin:plugin",
@@ -24,6 +25,7 @@ COMMANDS = {
 SUMMARIES = {
     "run": "Train a GAN (or continue one with --resume).",
     "sample": "Generate samples from a run or checkpoint into a .png grid or a .npy array.",
+    "eval": "Score a run's samples with metrics (mode coverage, digit quality, ...); writes eval.json.",
     "plugins": "Show installed plugins, their versions, status and what they register.",
     "list": "List components (architectures, losses, ...) with their options.",
     "plugin": "Write a new plugin: gankit plugin new NAME --kind loss.",
@@ -76,8 +78,7 @@ class GankitGroup(click.Group):
             return plugins.commands[name]
         broken = plugins.broken_commands()
         if name in broken:
-            owner = next((r.name for r in plugins.records.values() if name in r.commands and r.error), None)
-            return _broken_command(name, broken[name], owner)
+            return _broken_command(name, broken[name], _broken_owner(plugins, name))
         return None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -89,7 +90,7 @@ class GankitGroup(click.Group):
                 origin = plugins.command_plugin(name)
                 rows.append((name, f"{cmd.get_short_help_str(60)} [{origin}]"))
             for name, why in sorted(plugins.broken_commands().items()):
-                owner = next((r.name for r in plugins.records.values() if name in r.commands and r.error), None)
+                owner = _broken_owner(plugins, name)
                 pointer = f"gankit plugins show {owner}" if owner else "gankit plugins"
                 rows.append((name, f"BROKEN ({why}); see: {pointer}"))
             # A plugin that fails before adding commands may have had some: say so, with the pointer.
@@ -127,6 +128,11 @@ def _plugins_or_none() -> Any:
         return load_plugins()
     except GankitError:
         return None  # the command itself reports it
+
+
+def _broken_owner(plugins: Any, command: str) -> str | None:
+    """The broken plugin that adds ``command``, if it is a broken plugin's command."""
+    return next((r.name for r in plugins.records.values() if command in r.commands and r.error), None)
 
 
 def _shorten(text: str, width: int) -> str:

@@ -24,9 +24,11 @@ KIND_NAMES = {
     "schemes": "scheme",
     "tracker": "tracker",
     "trackers": "tracker",
+    "metric": "metric",
+    "metrics": "metric",
 }
 #: The short names shown in errors and help.
-SHORT_KINDS = ["arch", "loss", "reg", "data", "scheme", "tracker"]
+SHORT_KINDS = ["arch", "loss", "reg", "data", "scheme", "tracker", "metric"]
 
 
 def _disabled_by(record: Any, settings: Any) -> str:

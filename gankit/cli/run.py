@@ -105,6 +105,10 @@ class Betas(click.ParamType):
     "--wandb-log-checkpoints", is_flag=True, default=None, help="Upload checkpoints to W&B as model artifacts."
 )
 @click.option(
+    "--metric", "metrics", multiple=True, metavar="NAME", help="Metric for --eval-every (default: the data's)."
+)
+@click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate the metrics every N steps, for the trackers.")
+@click.option(
     "--nproc", type=click.IntRange(min=1), help="Train on N processes (torchrun, one per GPU or gloo on CPU)."
 )
 @click.option(

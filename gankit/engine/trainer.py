@@ -218,6 +218,8 @@ class Trainer:
                     self.trackers.log_metrics(self.step, self.world.mean(values, self.device))
                 if main and (self.step % cfg.sample_every == 0 or last):
                     sample_path = self.save_samples()
+                if main and cfg.eval_every and (self.step % cfg.eval_every == 0 or last):
+                    self.evaluate()
                 if main and (self.step % cfg.checkpoint_every == 0 or last):
                     checkpoint_path, saved_step = self.save_checkpoint(), self.step
             if main and self._stop_requested and saved_step != self.step:
@@ -242,6 +244,14 @@ class Trainer:
         summary["tracked"] = self.trackers.finish(summary)
         self.world.close()
         return summary
+
+    def evaluate(self) -> dict[str, Any]:
+        """Run the configured metrics now and report them to the trackers."""
+        from gankit.evaluation import build_metrics, evaluate, flatten
+
+        results = evaluate(self.model, self.dataset, build_metrics(self.run), seed=self.run.config.seed)
+        self.trackers.log_evaluation(self.step, flatten(results))
+        return results
 
     def _stopping(self) -> bool:
         """A stop signal seen by any process stops all of them at the same step."""

@@ -55,7 +55,8 @@ def gankit_register_data_sources(register):
         ("ring8", "8 Gaussians on a circle of radius 2, std 0.02 (VEEGAN/PacGAN benchmark)"),
         ("grid25", "25 Gaussians on a 5x5 grid over [-4, 4], std 0.05 (VEEGAN/PacGAN benchmark)"),
     ):
-        register(name, f"gankit_builtins.data.toy:{name}", config=ToyConfig, summary=summary, defaults=TOY_DEFAULTS)
+        defaults = TOY_DEFAULTS | {"metrics": ("modes",)}
+        register(name, f"gankit_builtins.data.toy:{name}", config=ToyConfig, summary=summary, defaults=defaults)
     register(
         "swissroll",
         "gankit_builtins.data.toy:swissroll",
@@ -67,7 +68,7 @@ def gankit_register_data_sources(register):
         "gankit_builtins.data.digits:digits",
         config=DigitsConfig,
         summary="scikit-learn's 1,797 handwritten 8x8 digits, embedded (the default)",
-        defaults={"steps": 3000, "batch_size": 64, "sample_every": 500},
+        defaults={"steps": 3000, "batch_size": 64, "sample_every": 500, "metrics": ("digit-quality",)},
     )
     for name, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"), ("cifar10", "CIFAR-10")):
         register(

@@ -1,0 +1,69 @@
+"""``gankit eval``: score a run's generator with metrics; results and protocol go to ``eval.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("eval")
+@click.argument("target", metavar="RUN_OR_CHECKPOINT")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Metric to compute (default: the run's, e.g. modes on grid25).",
+)
+@click.option(
+    "-n", "samples", type=click.IntRange(min=2), help="Generated samples per metric (default: each metric's protocol)."
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Where to write the JSON (default: RUN/eval.json)."
+)
+def evaluate_command(
+    target: str, metrics: tuple[str, ...], samples: int | None, seed: int, device: str, output: str | None
+) -> None:
+    """Compute metrics on samples from a run's latest checkpoint (or a given one) and print a table."""
+    from gankit import checkpoint
+    from gankit.components import DataRequest, Dataset
+    from gankit.engine.devices import choose_device
+    from gankit.engine.model import Model, expect
+    from gankit.errors import GankitError
+    from gankit.evaluation import build_metrics, evaluate
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    path = checkpoint.find_checkpoint(target)
+    state = checkpoint.load(path)
+    saved = state.config
+    base = dict(saved["run"], options={n: c["options"] for n, c in saved["components"].items()})
+    if samples is not None:
+        names = metrics or tuple(saved["run"].get("metrics", ()))
+        base["options"] = {**base["options"], **{m: {**base["options"].get(m, {}), "samples": samples} for m in names}}
+    run = resolve(registry(), {"metrics": metrics} if metrics else {}, base=base)
+    if not run.metrics:
+        listed = ", ".join(registry().names("metric"))
+        raise GankitError(f"run {str(path)!r} names no metrics; choose some with --metric ({listed})")
+    cfg = run.config
+    request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
+    dataset = expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
+    model = Model(run, choose_device(device), dataset.description)
+    model.load_weights(state, f"checkpoint {str(path)!r}")
+    results = evaluate(model, dataset, build_metrics(run), seed=seed)
+    results |= {"checkpoint": str(path), "step": state.counters["step"], "data": cfg.data}
+
+    run_folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    out = Path(output) if output else run_folder / "eval.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    click.echo(f"{cfg.data} at step {results['step']} ({'EMA ' if results['ema'] else ''}generator, seed {seed}):")
+    for name, result in results["metrics"].items():
+        for key, value in result["values"].items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            click.echo(f"  {name + '/' + key:<32} {shown:>10}")
+    click.echo(f"Wrote {out}")
