@@ -8,6 +8,7 @@ flags and ``--set``. Component options live in ``options[component_name]``.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 import types
 import typing
@@ -24,6 +25,8 @@ ON_NAN_CHOICES = ("stop", "skip")
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise GankitError(f"{attribute.name} must be a finite positive number, got {value!r}")
     if value is not None and value <= 0:
         raise GankitError(f"{attribute.name} must be positive, got {value!r}")
 

@@ -25,7 +25,9 @@ trainings through the real ``gankit`` command line (in-process, in a temporary f
   by the generator;
 * scheme: 4 steps equal 2 steps + resume to 4 (networks, EMA and optimizers, bit for bit), and
   ``gankit sample`` works on the result;
-* tracker: every method runs, ``state()`` is JSON, and a run and its resume log without warnings.
+* tracker: every method runs, ``state()`` is JSON, and a run and its resume log without warnings;
+* metric: named finite numbers, the same for the same seed, a JSON protocol, and it works during
+  training (``--eval-every``) and in ``gankit eval``.
 
 Importing this module does not import torch (pytest loads it in every session).
 """
@@ -54,7 +56,9 @@ from gankit.components import (
     DataDescription,
     DataRequest,
     Dataset,
+    EvalContext,
     Loss,
+    Metric,
     PenaltyInputs,
     Regularizer,
     Scheme,
@@ -77,6 +81,7 @@ __all__ = [
     "check_component",
     "check_data_source",
     "check_loss",
+    "check_metric",
     "check_plugin",
     "check_regularizer",
     "check_scheme",
@@ -97,6 +102,7 @@ KIND_ALIASES = {
     "data": "data",
     "scheme": "scheme",
     "tracker": "tracker",
+    "metric": "metric",
 }
 _FLAGS = {"architecture": "--arch", "loss": "--loss", "regularizer": "--reg", "data": "--data", "scheme": "--scheme"}
 _HOOKS = {kind: hook for hook, kind in _plugins.REGISTRATION_HOOKS.items()}
@@ -264,8 +270,6 @@ class _Subject:
 
 
 def _kind(kind: str) -> str:
-    if kind in ("metric", "metrics"):
-        raise ValueError("metrics are not available yet: this gankit has no gankit_register_metrics hook")
     try:
         return KIND_ALIASES[kind]
     except KeyError:
@@ -387,17 +391,24 @@ class _Runs:
 
     def run(self, name: str, *args: str) -> click.testing.Result:
         everything = [*TINY_RUN, *args, *self.run_args]
-        uses_mlp = "--arch" not in everything or everything[everything.index("--arch") + 1] == "mlp"
+        # Small MLPs for speed, unless the architecture is what is being checked (its options rule).
+        tiny_mlp = _last_value(everything, "--arch", "mlp") == "mlp" and self.subject.spec.kind != "architecture"
         return run_cli(
             "run",
             *everything,
-            *(TINY_MLP if uses_mlp else ()),
+            *(TINY_MLP if tiny_mlp else ()),
             *self.config_args,
             "--out",
             str(self.folder),
             "--name",
             name,
         )
+
+
+def _last_value(args: Sequence[str], flag: str, default: str) -> str:
+    """What click makes of a repeated option: the last one wins."""
+    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a == flag]
+    return values[-1] if values else default
 
 
 # -- the checks ----------------------------------------------------------------------------------
@@ -713,8 +724,8 @@ def check_scheme(
     name_or_factory: Any,
     config: Any = None,
     *,
-    run_args: Sequence[str] = ("--data", "ring8"),
     run: bool = True,
+    run_args: Sequence[str] = (),
 ) -> Report:
     """Training 4 steps equals training 2, then resuming to 4 (through the CLI; weights bit for bit)."""
     with _subject("scheme", name_or_factory, config) as subject:
@@ -727,7 +738,7 @@ def check_scheme(
             return c.report
         with tempfile.TemporaryDirectory() as tmp:
             runs = _Runs(subject, Path(tmp), run_args)
-            flags = ("--scheme", subject.flag_value, "--ema", "0.9", "--checkpoint-every", "2")
+            flags = ("--scheme", subject.flag_value, "--data", "ring8", "--ema", "0.9", "--checkpoint-every", "2")
             runs.run("full", *flags, "--steps", "4")
             runs.run("part", *flags, "--steps", "2")
             run_cli("run", "--resume", str(Path(tmp) / "part"), "--steps", "4", "--device", "cpu", "-q")
@@ -834,6 +845,88 @@ def _sample_files(folder: Path) -> tuple[Path, Path]:
     return image, checkpoint_file
 
 
+def check_metric(
+    name_or_factory: Any,
+    config: Any = None,
+    *,
+    data: Sequence[str] = ("ring8", "digits"),
+    run: bool = True,
+    run_args: Sequence[str] = (),
+) -> Report:
+    """Named finite numbers, the same for the same seed; a JSON protocol; works in training and ``gankit eval``.
+
+    It is scored on each of the ``data`` sets it accepts (it must accept one), with two generators:
+    one that returns the data's own samples and one that returns uniform noise.
+    """
+    import torch
+
+    with _subject("metric", name_or_factory, config) as subject, _fork_rng():
+        c = _Check(subject)
+        metric = c.create(Metric, subject.config)
+        c.expect(isinstance(metric.version, str) and bool(metric.version), f"version {metric.version!r} is not a str")
+        protocol = metric.protocol()
+        c.expect(isinstance(protocol, dict), f"protocol() returned a {type(protocol).__name__}, not a dict")
+        try:
+            json.dumps(protocol)
+        except (TypeError, ValueError) as exc:
+            c.fail(f"protocol() is not JSON-able: {exc}")
+        scored = []
+        for data_name in data:
+            spec = _plugins.load_plugins().registry.get("data", data_name)
+            dataset = spec.create(spec.make_config({}), DataRequest())
+            try:
+                for label, generate in _generators(dataset):
+                    context = EvalContext(dataset, dataset.description, generate, torch.device("cpu"), seed=0)
+                    values = metric.evaluate(context)
+                    _check_values(c, values, f"on {data_name} with {label}")
+                    again = metric.evaluate(context)
+                    c.expect(
+                        again == values, f"on {data_name} with {label} two evaluations differ: {values} vs {again}"
+                    )
+            except GankitError as exc:
+                c.report.skipped.append(f"{data_name}: refused ({exc})")
+                continue
+            scored.append(data_name)
+        c.expect(bool(scored), f"it scores none of {list(data)}")
+        c.passed(f"named finite numbers on {', '.join(scored)}, the same for the same seed; a JSON protocol")
+        if run:
+            with tempfile.TemporaryDirectory() as tmp:
+                flags = ("--data", scored[0], "--metric", subject.flag_value, "--eval-every", "2")
+                _Runs(subject, Path(tmp), run_args).run("metric", *flags)
+                run_cli("eval", str(Path(tmp) / "metric"), "--device", "cpu")
+                saved = json.loads((Path(tmp) / "metric" / "eval.json").read_text(encoding="utf-8"))
+                c.expect(subject.spec.name in saved.get("metrics", {}), "`gankit eval` saved no results for it")
+            c.passed(f"`gankit run --metric {subject.flag_value} --eval-every 2` and `gankit eval` work")
+        return c.report
+
+
+def _generators(dataset: Dataset) -> list[tuple[str, Callable[[int], Any]]]:
+    """Stand-ins for ``EvalContext.generate``: the data itself, and uniform noise; both seeded."""
+    import torch
+
+    def real(n: int) -> Any:
+        generator = torch.Generator().manual_seed(0)
+        if dataset.samples is not None:
+            return dataset.samples[torch.randint(len(dataset.samples), (n,), generator=generator)]
+        return dataset.sample(n, generator)
+
+    def noise(n: int) -> Any:
+        generator = torch.Generator().manual_seed(0)
+        return torch.rand(n, *dataset.description.shape, generator=generator) * 2 - 1
+
+    return [("its own samples", real), ("uniform noise", noise)]
+
+
+def _check_values(c: _Check, values: Any, where: str) -> None:
+    c.expect(
+        isinstance(values, dict) and bool(values), f"evaluate() {where} returned {values!r}, not a dict of numbers"
+    )
+    for key, value in values.items():
+        c.expect(isinstance(key, str) and bool(key), f"evaluate() {where} returned the key {key!r}, not a name")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        c.expect(number and math.isfinite(value), f"evaluate() {where} returned {key} = {value!r}, not a finite number")
+
+
 _CHECKS: dict[str, Callable[..., Report]] = {
     "architecture": check_architecture,
     "loss": check_loss,
@@ -841,16 +934,18 @@ _CHECKS: dict[str, Callable[..., Report]] = {
     "data": check_data_source,
     "scheme": check_scheme,
     "tracker": check_tracker,
+    "metric": check_metric,
 }
 
 
 def check_component(kind: str, name_or_factory: Any, config: Any = None, **options: Any) -> Report:
     """Run every conformance check for one component; raises :class:`ConformanceError` on the first failure.
 
-    ``kind`` is arch, loss, reg, data, scheme or tracker (or the long names). ``name_or_factory`` is
+    ``kind`` is arch, loss, reg, data, scheme, tracker or metric (or the long names). ``name_or_factory`` is
     a registered name (``plugin:name`` works) or the factory itself. ``config`` is ``None`` (the
     defaults), a dict of options, or an instance of the config class. ``options`` go to the kind's
     own check: ``run=False`` (no CLI runs), ``run_args=[...]`` (added to each ``gankit run``),
-    ``data=`` (architecture), ``zero_options=`` (regularizer), ``request=`` (data source).
+    ``data=`` (architecture: descriptions; metric: data set names), ``zero_options=`` (regularizer),
+    ``request=`` (data source).
     """
     return _CHECKS[_kind(kind)](name_or_factory, config, **options)

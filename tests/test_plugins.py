@@ -20,6 +20,7 @@ BUILTIN_PLUGINS = {
     "builtins.regularizers",
     "builtins.schemes",
     "builtins.trackers",
+    "builtins.metrics",
 }
 
 
@@ -244,7 +245,7 @@ def test_list_unknown_kind_exits_2_with_one_line(gankit):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("Error: unknown kind 'nope'")
-    assert "arch, data, loss, reg, scheme" in lines[0]
+    assert "arch, data, loss, metric, reg, scheme, tracker" in lines[0]
 
 
 # -- a broken third-party distribution, in a subprocess ------------------------------------------

@@ -19,8 +19,9 @@ TEMPLATE_KINDS = {
     "data": ("data", "data"),
     "scheme": ("scheme", "scheme"),
     "tracker": ("tracker", "tracker"),
+    "metric": ("metric", "metric"),
 }
-SHORT_KINDS = ["arch", "loss", "reg", "data", "scheme", "tracker"]
+SHORT_KINDS = ["arch", "loss", "reg", "data", "scheme", "tracker", "metric"]
 
 _DISTRIBUTION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _COMPONENT = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -53,7 +54,9 @@ def plugin() -> None:
 
 @plugin.command("new")
 @click.argument("name")
-@click.option("--kind", metavar="KIND", help="What the example component is: arch, loss, reg, data, scheme, tracker.")
+@click.option(
+    "--kind", metavar="KIND", help="What the example component is: arch, loss, reg, data, scheme, tracker, metric."
+)
 @click.option(
     "--output",
     "-o",
@@ -82,11 +85,6 @@ def new(
     """
     if kind is None:
         raise GankitError(f"gankit plugin new needs --kind; choose from: {', '.join(SHORT_KINDS)}")
-    if kind in ("metric", "metrics"):
-        raise GankitError(
-            "metric plugins are not available yet (this gankit has no gankit_register_metrics hook); "
-            f"choose --kind from: {', '.join(SHORT_KINDS)}"
-        )
     if kind not in TEMPLATE_KINDS:
         raise choice_error("--kind", kind, SHORT_KINDS)
     template_kind, registry_kind = TEMPLATE_KINDS[kind]
@@ -136,12 +134,13 @@ def new(
         click.echo(f"  {f}")
     _warn_if_taken(registry_kind, component)
     flag = {"architecture": "--arch", "regularizer": "--reg"}.get(registry_kind, f"--{registry_kind}")
+    try_it = f"gankit run {flag} {component}" + (" --data ring8 --eval-every 500" if registry_kind == "metric" else "")
     click.echo(
         "Next:\n"
         f"  cd {destination}\n"
         "  pip install -e .            # gankit then lists it: gankit plugins\n"
         "  pytest                      # conformance checks from gankit.testing, and short runs\n"
-        f"  gankit run {flag} {component}\n"
+        f"  {try_it}\n"
         "  python -m build             # the wheel and sdist to publish"
     )
 

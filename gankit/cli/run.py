@@ -214,7 +214,17 @@ def _launch_torchrun(nproc: int) -> None:
         elif not arg.startswith("--nproc="):
             args.append(arg)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-    raise SystemExit(subprocess.call([*command, "-m", "gankit", "run", *args]))
+    # Global options (before `run`) reach the workers through their environment variables.
+    from gankit.plugins import CLI_DISABLED_KEY, CLI_STRICT_KEY, DISABLE_ENV, STRICT_ENV
+
+    meta = click.get_current_context().meta
+    env = dict(os.environ)
+    disabled = [n for n in env.get(DISABLE_ENV, "").split(",") if n] + list(meta.get(CLI_DISABLED_KEY, []))
+    if disabled:
+        env[DISABLE_ENV] = ",".join(disabled)
+    if meta.get(CLI_STRICT_KEY):
+        env[STRICT_ENV] = "1"
+    raise SystemExit(subprocess.call([*command, "-m", "gankit", "run", *args], env=env))
 
 
 def _with_trackers(explicit: dict[str, Any], base: tuple[str, ...], added: tuple[str, ...], quiet: bool) -> dict:

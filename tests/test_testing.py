@@ -1,0 +1,432 @@
+"""gankit.testing, the kit for plugin authors: the fixture, and conformance checks that pass on every
+bundled component and catch components that break gankit's contracts."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import types
+
+import attrs
+import gankit_builtins.losses
+import pytest
+import torch
+from torch import nn
+
+import gankit
+from gankit import GankitError, PenaltyInputs
+from gankit.plugins import load_plugins, registry
+from gankit.testing import (
+    ConformanceError,
+    check_component,
+    check_plugin,
+    create_component,
+    registered_plugin,
+    run_cli,
+)
+from tests.builtins.test_data import skip_cifar_md5, write_cifar10, write_idx, write_pngs  # noqa: F401
+
+
+def _loss_plugin(*names: str) -> types.ModuleType:
+    module = types.ModuleType("kit_losses")
+
+    @gankit.hookimpl
+    def gankit_register_losses(register):
+        for name in names:
+            register(name, "gankit_builtins.losses.adversarial:Hinge", summary=f"{name} for the kit")
+
+    module.gankit_register_losses = gankit_register_losses
+    return module
+
+
+# -- every bundled component passes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "options"),
+    [
+        ("arch", "mlp", {}),
+        ("arch", "dcgan", {}),
+        ("loss", "bce", {}),
+        ("loss", "wgan", {}),
+        ("loss", "hinge", {}),
+        ("loss", "lsgan", {}),
+        ("reg", "gp", {}),
+        ("reg", "r1", {"zero_options": {"gamma": 0}}),
+        ("reg", "sn", {}),
+        ("reg", "clip", {}),
+        ("data", "ring8", {}),
+        ("data", "grid25", {}),
+        ("data", "swissroll", {}),
+        ("data", "digits", {}),
+        ("scheme", "unconditional", {}),
+        ("tracker", "console", {}),
+        ("tracker", "jsonl", {}),
+    ],
+)
+def test_bundled_component_conforms(kind, name, options):
+    report = check_component(kind, name, **options)
+    assert report.passed and not any("no-op" in s for s in report.skipped if name in ("gp", "r1"))
+
+
+def test_bundled_data_sets_on_disk_conform(tmp_path, skip_cifar_md5):  # noqa: F811
+    from gankit import DataRequest
+
+    write_idx(tmp_path, "MNIST", count=16)
+    write_idx(tmp_path, "FashionMNIST", count=16)
+    write_cifar10(tmp_path, per_batch=2)
+    write_pngs(tmp_path / "pictures", per_class=2, size=(12, 12))
+    root = DataRequest(root=str(tmp_path))
+    for name in ("mnist", "fashion-mnist", "cifar10"):
+        check_component("data", name, request=root)
+    check_component("data", "folder", request=DataRequest(root=str(tmp_path / "pictures"), resolution=8))
+
+
+def test_bundled_metrics_conform():
+    check_component("metric", "modes", {"samples": 500})
+    # Its classifier makes it the slowest check; the command-line part is the same as for modes.
+    check_component("metric", "digit-quality", {"samples": 200}, run=False)
+
+
+def test_bundled_wandb_tracker_conforms(monkeypatch, tmp_path):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # all of the tracker's code, no service process
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    check_component("tracker", "wandb")
+
+
+def test_options_reach_the_checked_component():
+    report = check_component("reg", "gp", {"weight": 3.0, "every": 2})
+    assert "a no-op with weight=0" in report.passed
+    with pytest.raises(GankitError, match="'weight'"):
+        check_component("reg", "gp", {"weight": -1.0})
+
+
+# -- registering plugins for a test --------------------------------------------------------------
+
+
+def test_fixture_registers_for_the_cli_and_resolve(gankit_plugin, tmp_path):
+    record = gankit_plugin(_loss_plugin("kitloss"))
+    assert record.name == "kit_losses" and record.registered == ["loss:kitloss"]
+    assert registry().get("loss", "kitloss").plugin == "kit_losses"
+    listed = run_cli("plugins").output
+    assert any(line.startswith("kit_losses ") and "loss:kitloss" in line for line in listed.splitlines())
+    run_cli("run", "--loss", "kitloss", "--data", "ring8", "--steps", "2", "--out", str(tmp_path), "-q")
+    assert registry().get("loss", "bce").plugin == "builtins.losses"  # installed plugins are still there
+
+
+def test_registration_ends_with_the_block():
+    before = load_plugins()
+    with registered_plugin(_loss_plugin("blockloss")) as record:
+        assert record.status == "ok"
+        assert "blockloss" in registry().names("loss")
+        with registered_plugin(_loss_plugin("innerloss"), name="inner"):  # joins the outer block
+            assert {"blockloss", "innerloss"} <= set(registry().names("loss"))
+        assert "innerloss" not in registry().names("loss")
+    assert load_plugins() is before
+    assert "blockloss" not in registry().names("loss")
+
+
+def test_an_installed_plugin_is_replaced_not_doubled(gankit_plugin):
+    record = gankit_plugin(gankit_builtins.losses)  # the installed module itself
+    assert record.name == "builtins.losses"  # found by its entry point
+    assert load_plugins().problems() == []
+    gankit_plugin(_loss_plugin("onlyone"), name="builtins.losses")  # a new version under the same name
+    assert registry().names("loss") == ["onlyone"]
+
+
+def test_the_same_module_under_another_name_is_not_doubled(gankit_plugin):
+    gankit_plugin(gankit_builtins.losses, name="my.losses")
+    assert load_plugins().problems() == []
+    assert registry().get("loss", "hinge").plugin == "my.losses"
+
+
+def test_a_broken_plugin_fails_the_test_with_its_traceback(gankit_plugin):
+    class Broken:
+        @gankit.hookimpl
+        def gankit_register_losses(self, register):
+            raise RuntimeError("cannot register")
+
+    with pytest.raises(ConformanceError, match="did not load: gankit_register_losses failed") as info:
+        gankit_plugin(Broken())
+    assert "Traceback" in str(info.value)
+    record = gankit_plugin(Broken(), name="tolerated", allow_errors=True)
+    assert record.status == "error"
+
+
+def test_unregistered_name_points_to_the_fixture():
+    with pytest.raises(ConformanceError, match="gankit_plugin"):
+        check_component("loss", "nosuchloss")
+    with pytest.raises(ValueError, match="unknown kind 'metrics-ish'"):
+        check_component("metrics-ish", "fid")
+
+
+# -- check_plugin --------------------------------------------------------------------------------
+
+
+def _write_module(tmp_path, monkeypatch, name: str, source: str) -> types.ModuleType:
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return __import__(name)
+
+
+def test_check_plugin_accepts_a_lazy_plugin(tmp_path, monkeypatch):
+    module = _write_module(tmp_path, monkeypatch, "kit_lazy", """
+        import attrs
+        from gankit import hookimpl
+
+        @attrs.frozen
+        class Options:
+            width: int = 3
+
+        @hookimpl
+        def gankit_register_losses(register):
+            register("lazy", "gankit_builtins.losses.adversarial:Hinge", config=Options)
+    """)
+    assert check_plugin(module).registered == ["loss:lazy"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("import torch\nfrom gankit import hookimpl\n\n@hookimpl\ndef gankit_register_losses(register):\n"
+         "    register('eager', torch.nn.Identity)\n", "imports torch"),
+        ("import attrs\nfrom gankit import hookimpl\n\n@attrs.frozen\nclass Options:\n    width: int\n\n"
+         "@hookimpl\ndef gankit_register_losses(register):\n    register('nodefault', 'x:y', config=Options)\n",
+         "default for every field"),
+        ("from gankit import hookimpl\n\n@hookimpl\ndef gankit_register_losses(register):\n"
+         "    register('typo', 'gankit_builtins.losses.adversarial:Hinj')\n", "does not import"),
+        ("from gankit import hookimpl\n\n@hookimpl\ndef gankit_register_loss(register):\n    pass\n",
+         "did you mean 'gankit_register_losses'?"),
+    ],
+    ids=["imports-torch", "config-without-default", "factory-typo", "misspelled-hook"],
+)
+def test_check_plugin_catches(tmp_path, monkeypatch, source, message):
+    module = _write_module(tmp_path, monkeypatch, "kit_bad", source)
+    with pytest.raises(ConformanceError, match=message):
+        check_plugin(module)
+
+
+# -- components that break the contracts ---------------------------------------------------------
+
+
+class VectorLoss(gankit.Loss):
+    def __init__(self, config=None):
+        pass
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return nn.functional.softplus(-real_scores) + nn.functional.softplus(fake_scores)  # no mean
+
+    def generator_loss(self, fake_scores):
+        return nn.functional.softplus(-fake_scores).mean()
+
+
+class NaiveLoss(VectorLoss):
+    def discriminator_loss(self, real_scores, fake_scores):
+        d_real, d_fake = torch.sigmoid(real_scores), torch.sigmoid(fake_scores)
+        return -(torch.log(d_real) + torch.log(1 - d_fake)).mean()  # log(0) for confident scores
+
+
+class Unbounded(gankit.Architecture):
+    def __init__(self, config=None):
+        pass
+
+    def generator(self, data, z_dim):
+        return nn.Sequential(nn.Linear(z_dim, data.numel), nn.Unflatten(1, data.shape))  # no tanh
+
+    def discriminator(self, data):
+        return nn.Sequential(nn.Flatten(), nn.Linear(data.numel, 1), nn.Flatten(0))
+
+
+class ColumnScores(Unbounded):
+    def generator(self, data, z_dim):
+        return nn.Sequential(nn.Linear(z_dim, data.numel), nn.Tanh(), nn.Unflatten(1, data.shape))
+
+    def discriminator(self, data):
+        return nn.Sequential(nn.Flatten(), nn.Linear(data.numel, 1))  # (N, 1), not (N,)
+
+
+class PointsOnlyRefusingAll(Unbounded):
+    def generator(self, data, z_dim):
+        raise GankitError(f"no {data.name}")
+
+
+@attrs.frozen
+class WeightConfig:
+    weight: float = 1.0
+
+
+class IgnoresWeight(gankit.Regularizer):
+    def __init__(self, config):
+        self.config = config
+
+    def discriminator_penalty(self, inputs: PenaltyInputs):
+        return inputs.discriminator(inputs.real).pow(2).mean()  # forgets the weight
+
+
+class WrongShape(gankit.Dataset):
+    def __init__(self, config=None, request=None):
+        self.description = gankit.DataDescription("wrong", (2,), "points")
+
+    def sample(self, n, generator):
+        return torch.rand(n, 3, generator=generator) * 2 - 1
+
+
+class OwnRandomness(WrongShape):
+    def sample(self, n, generator):
+        return torch.rand(n, 2) * 2 - 1  # not from `generator`: resumed runs would differ
+
+
+class OutOfRange(WrongShape):
+    def sample(self, n, generator):
+        return torch.randn(n, 2, generator=generator) * 5
+
+
+class Forgetful(gankit.Scheme):
+    """Keeps a step counter outside the checkpoint, so a resumed run trains differently."""
+
+    optimizers = {"discriminator": ("discriminator",), "generator": ("generator",)}
+
+    def __init__(self, config=None):
+        self.calls = 0
+
+    def build(self, arch, data, z_dim):
+        return {"generator": arch.generator(data, z_dim), "discriminator": arch.discriminator(data)}
+
+    def step(self, t):
+        self.calls += 1
+        G, D = t.nets["generator"], t.nets["discriminator"]
+        real = t.next_batch().x
+        d_loss = t.loss.discriminator_loss(D(real), D(G(t.noise()).detach()))
+        t.optimize("discriminator", d_loss)
+        with t.frozen(D):
+            g_loss = self.calls * t.loss.generator_loss(D(G(t.noise())))
+        t.optimize("generator", g_loss)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+
+class NotANumber(gankit.Metric):
+    def __init__(self, config=None):
+        pass
+
+    def evaluate(self, context):
+        return {"score": float("nan")}
+
+
+class Unseeded(NotANumber):
+    def evaluate(self, context):
+        return {"score": float(torch.rand(()))}  # not from context.generate's seeded noise
+
+
+class UnsavableProtocol(NotANumber):
+    def evaluate(self, context):
+        return {"score": float(context.generate(8).mean())}
+
+    def protocol(self):
+        return {"threshold": object()}
+
+
+class UnsavableState(gankit.Tracker):
+    def __init__(self, config, context):
+        pass
+
+    def state(self):
+        return {"when": object()}
+
+
+class FailsOnImages(UnsavableState):
+    def state(self):
+        return {}
+
+    def log_images(self, step, name, path):
+        raise OSError("disk full")
+
+
+@pytest.mark.parametrize(
+    ("kind", "factory", "config", "message"),
+    [
+        ("loss", VectorLoss, None, r"discriminator_loss on ordinary scores has shape \(16,\), expected \(\)"),
+        ("loss", NaiveLoss, None, r"discriminator_loss on extreme \(\|score\| = 30\) scores is not finite"),
+        ("arch", Unbounded, None, r"G's output on .* spans .* not \[-1, 1\]"),
+        ("arch", ColumnScores, None, r"D's scores of real data on points \(2,\) has shape \(4, 1\), expected \(4,\)"),
+        ("arch", PointsOnlyRefusingAll, None, "it accepts none of"),
+        ("reg", IgnoresWeight, WeightConfig(), r"with \{'weight': 0\} the penalty is"),
+        ("data", WrongShape, None, r"has shape \(64, 3\), expected \(64, 2\)"),
+        ("data", OwnRandomness, None, "draws differ for equal generators"),
+        ("data", OutOfRange, None, r"spans .* not \[-1, 1\]"),
+        ("scheme", Forgetful, None, "2 steps \\+ resume to 4 differ from 4 steps: networks/"),
+        ("tracker", UnsavableState, None, "state\\(\\) is not JSON-able"),
+        ("tracker", FailsOnImages, None, "log_images raised OSError: disk full"),
+        ("metric", NotANumber, None, "returned score = nan, not a finite number"),
+        ("metric", Unseeded, None, "two evaluations differ"),
+        ("metric", UnsavableProtocol, None, "protocol\\(\\) is not JSON-able"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else None,
+)
+def test_checks_catch(kind, factory, config, message):
+    with pytest.raises(ConformanceError, match=message):
+        check_component(kind, factory, config)
+
+
+def test_a_bare_factory_passes_and_leaves_nothing_behind():
+    class Fine(VectorLoss):
+        def discriminator_loss(self, real_scores, fake_scores):
+            return super().discriminator_loss(real_scores, fake_scores).mean()
+
+    report = check_component("loss", Fine)
+    assert "trains through `gankit run --loss gankit.testing:checked-loss`" in report.passed
+    assert "checked-loss" not in registry().names("loss")
+
+
+def test_create_component_builds_with_options():
+    assert create_component("loss", "bce", {"variant": "minimax"}).minimax
+    dataset = create_component("data", "ring8", {"std": 0.3})
+    assert dataset.std == 0.3
+
+
+# -- a data source, a tracker and a metric registered through their hooks -----------------------------------
+
+
+class Circle(gankit.Dataset):
+    def __init__(self, config=None, request=None):
+        self.description = gankit.DataDescription("circle", (2,), "points", value_range=(-1.0, 1.0))
+
+    def sample(self, n, generator):
+        angle = torch.rand(n, generator=generator) * 6.283
+        return 0.9 * torch.stack([angle.cos(), angle.sin()], 1)
+
+
+class Silent(gankit.Tracker):
+    def __init__(self, config, context):
+        self.folder = context.run_folder
+
+
+class DataTrackerAndMetric:
+    @gankit.hookimpl
+    def gankit_register_data_sources(self, register):
+        register("circle", Circle, summary="points on the unit circle")
+
+    @gankit.hookimpl
+    def gankit_register_trackers(self, register):
+        register("silent", Silent, summary="logs nothing")
+
+    @gankit.hookimpl
+    def gankit_register_metrics(self, register):
+        register("spread", Spread, summary="standard deviation of the samples")
+
+
+class Spread(gankit.Metric):
+    def __init__(self, config=None):
+        pass
+
+    def evaluate(self, context):
+        return {"std": float(context.generate(64).std())}
+
+
+def test_data_source_tracker_and_metric_hooks(gankit_plugin):
+    record = gankit_plugin(DataTrackerAndMetric(), name="both")
+    assert record.registered == ["data:circle", "tracker:silent", "metric:spread"]
+    assert check_component("data", "circle").passed
+    assert check_component("tracker", "both:silent").passed
+    assert check_component("metric", "spread", data=["circle", "digits"]).passed
