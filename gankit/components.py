@@ -13,6 +13,7 @@ Conventions every component can rely on:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -34,10 +35,24 @@ class DataDescription:
     name: str
     #: Shape of one sample: ``(2,)`` for points, ``(C, H, W)`` for images.
     shape: tuple[int, ...] = attrs.field(converter=tuple)
+
+    @shape.validator
+    def _positive_ints(self, attribute: Any, value: tuple) -> None:
+        if not value or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 1 << 20 for d in value):
+            raise ValueError(f"shape must be positive integers, got {value!r}")
+        if math.prod(value) > 1 << 28:
+            raise ValueError(f"shape {value!r} is too large for one sample")
+
     #: ``"points"`` or ``"image"``.
     modality: str
     #: The data-unit values that ``-1`` and ``+1`` stand for.
-    value_range: tuple[float, float] = (-1.0, 1.0)
+    value_range: tuple[float, float] = attrs.field(default=(-1.0, 1.0), converter=tuple)
+
+    @value_range.validator
+    def _two_numbers(self, attribute: Any, value: tuple) -> None:
+        if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise ValueError(f"value_range must be two numbers, got {value!r}")
+
     #: Number of classes when samples carry labels, else ``None``.
     num_classes: int | None = None
     #: Number of samples for a finite data set, ``None`` for a distribution sampled on demand.

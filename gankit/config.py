@@ -36,6 +36,14 @@ def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None
         raise GankitError(f"{attribute.name} must be zero or positive, got {value!r}")
 
 
+def _at_most(limit: int) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value is not None and value > limit:
+            raise GankitError(f"{attribute.name} must be at most {limit}, got {value!r}")
+
+    return check
+
+
 def _betas(instance: Any, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
     if len(value) != 2 or not all(0.0 <= b < 1.0 for b in value):
         raise GankitError(f"betas must be two numbers in [0, 1), got {value!r}")
@@ -79,8 +87,8 @@ class RunConfig:
     lr_d: float = attrs.field(default=2e-4, validator=_positive)
     betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=tuple, validator=_betas)
     n_critic: int = attrs.field(default=1, validator=_positive)
-    z_dim: int = attrs.field(default=64, validator=_positive)
-    seed: int = attrs.field(default=0, validator=_non_negative)
+    z_dim: int = attrs.field(default=64, validator=[_positive, _at_most(65536)])
+    seed: int = attrs.field(default=0, validator=[_non_negative, _at_most(2**63 - 1)])
     device: str = "auto"
     #: Deterministic kernels only (slower on CUDA; CPU runs are reproducible either way).
     deterministic: bool = False
@@ -178,7 +186,7 @@ def convert_value(key: str, value: Any, tp: Any) -> Any:
             raise GankitError(f"{key} must be an integer, got {value!r}")
         try:
             return int(value) if not isinstance(value, str) else int(value.strip().replace("_", ""))
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             raise GankitError(f"{key} must be an integer, got {value!r}") from None
     if tp is float:
         if isinstance(value, bool):
@@ -214,7 +222,8 @@ def build_options(spec: Any, options: dict[str, Any]) -> Any:
     label = spec.name
     if spec.config is None:
         if options:
-            raise GankitError(f"{spec.kind} {label!r} has no options, got {', '.join(sorted(options))}")
+            given = ", ".join(repr(k) for k in sorted(options))
+            raise GankitError(f"{spec.kind} {label!r} has no options, got {given}")
         return None
     types_by_name = _field_types(spec.config)
     values = {}
@@ -226,8 +235,16 @@ def build_options(spec: Any, options: dict[str, Any]) -> Any:
         return spec.config(**values)
     except GankitError:
         raise
-    except (TypeError, ValueError) as exc:
-        raise GankitError(f"invalid options for {label!r}: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        # Name the option: try each one alone (converters and validators do not know their field).
+        for key, value in values.items():
+            try:
+                spec.config(**{key: value})
+            except (TypeError, ValueError, OverflowError) as one:
+                raise GankitError(f"invalid {label}.{key} = {value!r}: {' '.join(str(one).split())}") from None
+            except GankitError:
+                raise
+        raise GankitError(f"invalid options for {label!r}: {' '.join(str(exc).split())}") from None
 
 
 def parse_set(assignments: list[str] | tuple[str, ...]) -> tuple[dict, dict]:

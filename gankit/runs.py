@@ -54,7 +54,7 @@ class RunFolder:
         handle.flush()
         self._lock_handle = handle
         # Temporary files of a write that a crash interrupted: the rename never happened, so drop them.
-        for stale in self.checkpoints.glob(".*.tmp"):
+        for stale in [*self.checkpoints.glob(".*.tmp"), *self.path.glob(".*.tmp")]:
             stale.unlink(missing_ok=True)
         return self
 
@@ -78,7 +78,10 @@ class RunFolder:
         return folder
 
     def write_config(self, resolved: dict) -> None:
-        checkpoint.write_atomic(self.config, (dumps(resolved) + "\n").encode())
+        try:
+            checkpoint.write_atomic(self.config, (dumps(resolved) + "\n").encode())
+        except OSError as exc:
+            raise GankitError(f"cannot write {str(self.config)!r}: {exc.strerror or exc}") from None
 
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:06d}.safetensors"

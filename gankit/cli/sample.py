@@ -60,7 +60,10 @@ def sample(target: str, count: int, output: str, seed: int, device: str, batch_s
     except (TypeError, ValueError) as exc:
         raise GankitError(f"checkpoint {str(path)!r} has a damaged data description: {exc}") from None
     dev = choose_device(device)
-    model = Model(run, dev, description)
+    try:
+        model = Model(run, dev, description)
+    except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
+        raise GankitError(f"checkpoint {str(path)!r} describes networks that cannot be built: {exc}") from None
     model.load_weights(state, f"checkpoint {str(path)!r}")
 
     generator = torch.Generator().manual_seed(seed)

@@ -49,13 +49,17 @@ class Precision:
     ) -> bool:
         """Backward and step; False when the step was refused because the loss or a gradient is not finite.
 
-        Under AMP the GradScaler does that check itself (it skips the step and lowers the scale), so
-        this returns True. The scaler is updated after every optimizer step rather than once per
+        Under AMP the GradScaler checks the gradients itself (it skips the step and lowers the scale,
+        which counts as handled); only a non-finite loss returns False there. The scaler is updated after every optimizer step rather than once per
         iteration: a scheme with n_critic > 1 steps the discriminator's optimizer several times per
         iteration, and GradScaler allows one step per optimizer between updates.
         """
         optimizer.zero_grad(set_to_none=True)
         if self.enabled:
+            # GradScaler skips steps with inf/NaN gradients, but a NaN *loss* means the weights or
+            # activations are already broken (e.g. Adam's state overflowed): skipping would hide it.
+            if check_finite and not bool(torch.isfinite(loss.detach())):
+                return False
             self.scaler.scale(loss).backward()
             self.scaler.step(optimizer)
             self.scaler.update()

@@ -33,7 +33,7 @@ class BatchStream:
         self.batch_size = batch_size // world.size
         self.world = world
         self.device = device
-        self.generator = torch.Generator().manual_seed(seed + 0x5EED)
+        self.generator = torch.Generator().manual_seed((seed + 0x5EED) % 2**63)
         self.epoch = 0
         self.position = 0
         self._perm: torch.Tensor | None = None

@@ -34,6 +34,29 @@ from gankit.tracking import TrackerGroup
 SAMPLE_GRID_SIZE = 64
 
 
+#: State every parameter must have once an optimizer has stepped, by optimizer type.
+_STATE_KEYS = {torch.optim.Adam: {"step", "exp_avg", "exp_avg_sq"}, torch.optim.RMSprop: {"step", "square_avg"}}
+
+
+def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """load_state_dict checks only the structure; check what a step would trip over, before training."""
+    for group in optimizer.param_groups:
+        if not isinstance(group.get("lr"), (int, float)) or isinstance(group.get("lr"), bool):
+            raise ValueError(f"learning rate {group.get('lr')!r} is not a number")
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            if not state:
+                continue
+            missing = _STATE_KEYS.get(type(optimizer), set()) - set(state)
+            if missing:
+                raise KeyError(f"optimizer state lacks {sorted(missing)}")
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(
+                        f"optimizer state {key} is {tuple(value.shape)}, its parameter {tuple(param.shape)}"
+                    )
+
+
 class Trainer:
     """Builds everything for a run (touching no files), then :meth:`fit` trains into a run folder."""
 
@@ -126,19 +149,28 @@ class Trainer:
             raise GankitError(
                 f"{where} holds optimizers {sorted(state.optimizers)}, this run has {sorted(self.optimizers)}"
             )
-        for name, opt in self.optimizers.items():
-            try:
+        try:
+            for name, opt in self.optimizers.items():
                 opt.load_state_dict(state.optimizers[name])
-            except (ValueError, KeyError, RuntimeError) as exc:
-                raise GankitError(f"{where}: optimizer {name!r} state does not fit: {exc}") from None
-        self.precision.load_state_dict(state.scaler)
-        rng = dict(state.rng)
-        self.batches.load_state(state.counters.get("data", {}), rng.pop("data"))
-        set_rng_state(rng)
-        self.step = int(state.counters["step"])
-        self.context.d_steps = int(state.counters.get("d_steps", 0))
+                _check_optimizer_state(opt)
+            self.precision.load_state_dict(state.scaler)
+            rng = dict(state.rng)
+            self.batches.load_state(state.counters.get("data", {}), rng.pop("data"))
+            set_rng_state(rng)
+            self.step = int(state.counters["step"])
+            self.context.d_steps = int(state.counters.get("d_steps", 0))
+        except (ValueError, KeyError, RuntimeError, TypeError, AttributeError) as exc:
+            message = " ".join(str(exc).split())[:300]
+            raise GankitError(f"{where} does not fit this run: {type(exc).__name__}: {message}") from None
 
     def save_checkpoint(self) -> Path:
+        params = [p.detach() for net in self.model.nets.values() for p in net.parameters()]
+        if params and not bool(torch.isfinite(torch.nn.utils.get_total_norm(params))):
+            # Never write a checkpoint that cannot be trained on: the last good one stays `latest`.
+            raise GankitError(
+                f"the weights became NaN/inf by step {self.step} (lr_g {self.run.config.lr_g}, "
+                f"lr_d {self.run.config.lr_d}); no checkpoint was written for it, the last good one is kept"
+            )
         try:
             path = self.folder.save_checkpoint(self.state(), self.step, self.run.config.keep_checkpoints)
         except OSError as exc:
@@ -268,8 +300,8 @@ class Trainer:
         kept = (
             f"the last good checkpoint (step {saved_step}) is intact" if saved_step else "no checkpoint was written yet"
         )
-        lr = cfg.lr_d if optimizer == "discriminator" else cfg.lr_g
         return GankitError(
-            f"the {optimizer}'s loss or gradients became NaN/inf at step {self.step + 1} ({components}, lr {lr}); "
+            f"the {optimizer}'s loss or gradients became NaN/inf at step {self.step + 1} "
+            f"({components}, lr_g {cfg.lr_g}, lr_d {cfg.lr_d}); "
             f"{kept}; start again with a lower learning rate, or with --on-nan skip"
         )

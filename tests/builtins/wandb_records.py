@@ -52,13 +52,23 @@ def summarize(path: Path) -> dict:
     import json
 
     run_id, config, history = None, {}, []
+
+    def merge(items) -> None:
+        # wandb sends whole keys (``key``) or, for some updates, paths into nested dicts (``nested_key``).
+        for item in items:
+            path = [item.key] if item.key else list(item.nested_key)
+            target = config
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = json.loads(item.value_json)
+
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             run_id = record.run.run_id
-            config.update({i.key: json.loads(i.value_json) for i in record.run.config.update})
+            merge(record.run.config.update)
         elif kind == "config":
-            config.update({i.key: json.loads(i.value_json) for i in record.config.update})
+            merge(record.config.update)
         elif kind == "history":
             history.append({(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in record.history.item})
     return {"run_id": run_id, "config": config, "history": history}
