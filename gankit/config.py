@@ -241,10 +241,16 @@ def build_options(spec: Any, options: dict[str, Any]) -> Any:
             try:
                 spec.config(**{key: value})
             except (TypeError, ValueError, OverflowError) as one:
-                raise GankitError(f"invalid {label}.{key} = {value!r}: {' '.join(str(one).split())}") from None
+                raise GankitError(f"invalid option {key!r} for {label!r}: {_reason(one)}") from None
             except GankitError:
                 raise
-        raise GankitError(f"invalid options for {label!r}: {' '.join(str(exc).split())}") from None
+        raise GankitError(f"invalid options for {label!r}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The message of an exception on one line (attrs validators put theirs in ``args[0]``)."""
+    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    return " ".join(text.split())
 
 
 def parse_set(assignments: list[str] | tuple[str, ...]) -> tuple[dict, dict]:

@@ -56,14 +56,14 @@ class Precision:
         """
         optimizer.zero_grad(set_to_none=True)
         if self.enabled:
-            # GradScaler skips steps with inf/NaN gradients, but a NaN *loss* means the weights or
-            # activations are already broken (e.g. Adam's state overflowed): skipping would hide it.
-            if check_finite and not bool(torch.isfinite(loss.detach())):
-                return False
+            # GradScaler skips steps with inf/NaN gradients and lowers its scale. A non-finite *loss*
+            # is reported too: it means the weights or activations are already broken (Adam's state
+            # overflowed, say), and skipping forever would hide that.
+            finite = not check_finite or bool(torch.isfinite(loss.detach()))
             self.scaler.scale(loss).backward()
             self.scaler.step(optimizer)
             self.scaler.update()
-            return True
+            return finite
         loss.backward()
         if check_finite and not _finite(loss, optimizer):
             optimizer.zero_grad(set_to_none=True)

@@ -113,7 +113,12 @@ def init_world(device_name: str) -> tuple[World, str]:
         backend = "nccl" if use_cuda else "gloo"
         if use_cuda:
             torch.cuda.set_device(world.local_rank)
-        torch.distributed.init_process_group(backend)
+        # torchrun keeps one key-value store across restarts of the group; without a per-attempt prefix a
+        # restarted process can read a dead peer's address left by the previous attempt and fail to connect.
+        store, rank, size = next(torch.distributed.rendezvous("env://"))
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        store = torch.distributed.PrefixStore(f"gankit/attempt-{attempt}/", store)
+        torch.distributed.init_process_group(backend, store=store, rank=rank, world_size=size)
     if device_name in ("auto", "cuda") and torch.cuda.is_available():
         return world, f"cuda:{world.local_rank}"
     if device_name.startswith("cuda:"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,11 +18,22 @@ SMALL = ("--batch-size", "32", "--set", "arch.g_hidden=64,64", "--set", "arch.d_
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
+# gloo's TCP mesh can fail to connect on a heavily loaded machine (a socket refused while the other
+# process is still starting); that is the transport, not gankit, so such a run is tried once more.
+TRANSPORT_ERRORS = ("connectFullMesh", "Connection refused", "Connection reset by peer")
+
+
 def _gankit(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "gankit", *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    for attempt in range(2):
+        result = subprocess.run(
+            [sys.executable, "-m", "gankit", *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout
+        )
+        output = result.stdout + result.stderr
+        if result.returncode == 0 or attempt or not any(e in output for e in TRANSPORT_ERRORS):
+            break
+        name = args[args.index("--name") + 1]
+        shutil.rmtree(cwd / "runs" / name, ignore_errors=True)
+    assert result.returncode == 0, output
     return result
 
 
@@ -61,6 +73,17 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc")
 def test_a_killed_rank_restarts_the_group_which_resumes_and_completes(tmp_path):
+    for attempt in range(2):
+        output, returncode = _kill_one_rank(tmp_path)
+        if returncode == 0 or attempt or not any(e in output for e in TRANSPORT_ERRORS):
+            break
+        shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+    assert returncode == 0, output
+    assert "resuming at step" in output
+    assert (tmp_path / "runs" / "elastic" / "checkpoints" / "step-003000.safetensors").is_file()
+
+
+def _kill_one_rank(tmp_path: Path) -> tuple[str, int]:
     command = [
         sys.executable,
         "-m",
@@ -96,6 +119,4 @@ def test_a_killed_rank_restarts_the_group_which_resumes_and_completes(tmp_path):
     assert len(workers) == 2, (workers, agent.poll())
     os.kill(workers[-1], signal.SIGKILL)
     output, _ = agent.communicate(timeout=300)
-    assert agent.returncode == 0, output
-    assert "resuming at step" in output
-    assert (tmp_path / "runs" / "elastic" / "checkpoints" / "step-003000.safetensors").is_file()
+    return output, agent.returncode
