@@ -72,8 +72,9 @@ def resolve(
     explicit = typed_run_values(file_values) | typed_run_values(set_values) | dict(flags or {})
 
     names = {f: explicit.get(f, (base or {}).get(f, RUN_FIELDS[f].default)) for f in ("data", "arch", "loss", "scheme")}
-    reg_names = tuple(explicit.get("regs", (base or {}).get("regs", ())))
     data = registry.get("data", names["data"])
+    # A data source may suggest regularizers (digits: R1); --reg replaces the suggestion.
+    reg_names = tuple(explicit.get("regs", (base or {}).get("regs", data.defaults.get("regs", ()))))
     arch = registry.get("architecture", names["arch"])
     loss = registry.get("loss", names["loss"])
     regs = tuple(registry.get("regularizer", r) for r in reg_names)

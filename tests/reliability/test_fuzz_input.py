@@ -441,7 +441,7 @@ def test_nonfinite_error_blames_the_learning_rate_that_caused_it(gankit):
                     "arch.d_hidden=32", "--lr-d", "1e9", "--name", "lrd", "-q")
     assert result.exit_code == 2
     line = assert_one_error_line(result.output)
-    assert "NaN/inf at step 1" in line
+    assert re.search(r"NaN/inf at step \d+", line), line
     assert "1000000000.0" in line or "1e+09" in line or "lr_d" in line, line
 
 

@@ -68,7 +68,17 @@ def gankit_register_data_sources(register):
         "gankit_builtins.data.digits:digits",
         config=DigitsConfig,
         summary="scikit-learn's 1,797 handwritten 8x8 digits, embedded (the default)",
-        defaults={"steps": 3000, "batch_size": 64, "sample_every": 500, "metrics": ("digit-quality",)},
+        # Without a penalty the seed's MLPs collapse to one or two digits here within 3,000 steps; a light
+        # R1 on every step keeps all ten (docs/concepts.md). --reg replaces it.
+        defaults={
+            "steps": 3000,
+            "batch_size": 64,
+            "sample_every": 500,
+            "metrics": ("digit-quality",),
+            "regs": ("r1",),
+            "r1.gamma": 1.0,
+            "r1.every": 1,
+        },
     )
     for name, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"), ("cifar10", "CIFAR-10")):
         register(
