@@ -26,6 +26,10 @@ def save_samples(samples: torch.Tensor, data: DataDescription, path: Path, real:
             pad_value=1.0,
         )
         picture = grid.mul(255).round().to(torch.uint8)
+        # Small images (8x8 digits) are enlarged with whole pixels, so a grid is viewable as it is.
+        factor = max(1, 384 // max(picture.shape[1:]))
+        if factor > 1:
+            picture = picture.repeat_interleave(factor, 1).repeat_interleave(factor, 2)
     else:
         picture = scatter(
             samples.reshape(len(samples), -1)[:, :2],

@@ -40,8 +40,8 @@ def test_png_is_a_readable_image_grid(gankit, tmp_path):
     with Image.open(tmp_path / "pictures" / "s.png") as img:
         img.load()
         assert img.format == "PNG"
-        # make_grid: 3 x 3 tiles of 8 px with 2 px padding.
-        assert img.size == (3 * 10 + 2, 3 * 10 + 2)
+        # make_grid: 3 x 3 tiles of 8 px with 2 px padding (32 px), enlarged 12x with whole pixels.
+        assert img.size == (32 * 12, 32 * 12)
 
 
 def test_sampling_is_deterministic_for_a_seed(gankit, tmp_path):
