@@ -107,12 +107,6 @@ class RunConfig:
     #: Component name -> option name -> value, as given; validated against each component's config.
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
-    def components(self) -> list[tuple[str, str]]:
-        """(kind, name) of every chosen component, in resolution order."""
-        chosen = [("data", self.data), ("architecture", self.arch), ("loss", self.loss)]
-        chosen += [("regularizer", r) for r in self.regs]
-        return chosen + [("scheme", self.scheme)] + [("tracker", t) for t in self.trackers]
-
     def to_dict(self) -> dict[str, Any]:
         lists = {k: list(getattr(self, k)) for k in ("regs", "betas", "trackers", "metrics")}
         return attrs.asdict(self, recurse=False) | lists

@@ -23,7 +23,6 @@ class RunFolder:
         self.path = Path(path)
         self.samples = self.path / "samples"
         self.checkpoints = self.path / "checkpoints"
-        self.metrics = self.path / "metrics.jsonl"
         self.config = self.path / "config.json"
 
     def lock(self) -> RunFolder:

@@ -59,8 +59,11 @@ def evaluate_command(
 
     run_folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(output) if output else run_folder / "eval.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise GankitError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     click.echo(f"{cfg.data} at step {results['step']} ({'EMA ' if results['ema'] else ''}generator, seed {seed}):")
     for name, result in results["metrics"].items():
         for key, value in result["values"].items():

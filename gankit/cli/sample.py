@@ -37,7 +37,6 @@ def sample(target: str, count: int, output: str, seed: int, device: str, batch_s
 
     import attrs
     import numpy as np
-    import torch
 
     from gankit import checkpoint
     from gankit.components import DataDescription
@@ -66,12 +65,7 @@ def sample(target: str, count: int, output: str, seed: int, device: str, batch_s
         raise GankitError(f"checkpoint {str(path)!r} describes networks that cannot be built: {exc}") from None
     model.load_weights(state, f"checkpoint {str(path)!r}")
 
-    generator = torch.Generator().manual_seed(seed)
-    chunks = []
-    for start in range(0, count, batch_size):
-        noise = torch.randn(min(batch_size, count - start), run.config.z_dim, generator=generator)
-        chunks.append(model.generate(noise).cpu())
-    samples = torch.cat(chunks)
+    samples = model.sample(count, seed, batch_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
         np.save(out, description.to_data_units(samples).numpy())

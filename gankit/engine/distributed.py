@@ -91,10 +91,6 @@ def no_sync(network: nn.Module) -> AbstractContextManager[object]:
     return network.no_sync() if hasattr(network, "no_sync") else nullcontext()
 
 
-def unwrap(network: nn.Module) -> nn.Module:
-    return getattr(network, "module", network)
-
-
 def current_world() -> World:
     """The world torchrun describes in the environment (one process when not under torchrun)."""
     size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -59,6 +59,15 @@ class Model:
             for name, net in nets.items():
                 net.train(modes[name])
 
+    def sample(self, count: int, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
+        """``count`` samples on the CPU from noise seeded by ``seed``: the same samples every time."""
+        generator = torch.Generator().manual_seed(seed)
+        chunks = [
+            self.generate(torch.randn(min(batch_size, count - start), self.z_dim, generator=generator)).cpu()
+            for start in range(0, count, batch_size)
+        ]
+        return torch.cat(chunks)
+
     def load_weights(self, state: checkpoint.TrainingState, where: str) -> None:
         """Check every tensor against the built networks first, then copy: all or nothing."""
         groups = [(self.nets, state.networks, "network")] + (
