@@ -19,7 +19,7 @@ import attrs
 
 from gankit.errors import GankitError, choice_error
 
-AMP_CHOICES = ("auto", "on", "off")
+AMP_CHOICES = ("auto", "on", "off", "fp16", "bf16")
 OPTIMIZER_CHOICES = ("adam", "rmsprop")
 ON_NAN_CHOICES = ("stop", "skip")
 
@@ -93,6 +93,10 @@ class RunConfig:
     #: Deterministic kernels only (slower on CUDA; CPU runs are reproducible either way).
     deterministic: bool = False
     amp: str = attrs.field(default="auto", validator=_choice(AMP_CHOICES))
+    #: torch.compile the networks for training (discriminators under gp/r1 stay eager: no double backward).
+    compile: bool = False
+    #: Keep image batches and conv weights channels-last (NHWC): faster convolutions under CUDA AMP.
+    channels_last: bool = False
     #: What a NaN/inf loss or gradient does: stop the run (keeping the last checkpoint) or skip that step.
     on_nan: str = attrs.field(default="stop", validator=_choice(ON_NAN_CHOICES))
     #: Decay of the generator's exponential moving average; 0 turns EMA off.
@@ -121,6 +125,8 @@ RESUMABLE_FIELDS = frozenset(
         "epochs",
         "device",
         "deterministic",
+        "compile",
+        "channels_last",
         "trackers",
         "metrics",
         "eval_every",

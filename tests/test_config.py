@@ -263,7 +263,7 @@ def test_run_config_validation(kwargs, fragment):
 
 
 def test_amp_error_lists_choices():
-    with pytest.raises(GankitError, match="choose from: auto, off, on"):
+    with pytest.raises(GankitError, match="choose from: auto, bf16, fp16, off, on"):
         RunConfig(amp="maybe")
 
 

@@ -20,13 +20,33 @@ import click
 @click.option(
     "-n", "samples", type=click.IntRange(min=2), help="Generated samples per metric (default: each metric's protocol)."
 )
+@click.option(
+    "--set",
+    "set_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a metric option (inception.samples=5000, modes.sigmas=2).",
+)
+@click.option(
+    "--inception-weights",
+    metavar="PATH",
+    help="Inception-v3 weights file for the inception metric (implies --metric inception). "
+    "Also: GANKIT_INCEPTION_WEIGHTS.",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Where to write the JSON (default: RUN/eval.json)."
 )
 def evaluate_command(
-    target: str, metrics: tuple[str, ...], samples: int | None, seed: int, device: str, output: str | None
+    target: str,
+    metrics: tuple[str, ...],
+    samples: int | None,
+    set_items: tuple[str, ...],
+    inception_weights: str | None,
+    seed: int,
+    device: str,
+    output: str | None,
 ) -> None:
     """Compute metrics on samples from a run's latest checkpoint (or a given one) and print a table."""
     from gankit import checkpoint
@@ -38,6 +58,11 @@ def evaluate_command(
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
+    if inception_weights is not None:
+        # The flag names the weights of one metric, so it asks for that metric (beside any --metric).
+        metrics = (*metrics, "inception") if "inception" not in metrics else metrics
+        set_items = (f"inception.weights={inception_weights}", *set_items)
+    _metric_options_only(set_items)
     path = checkpoint.find_checkpoint(target)
     state = checkpoint.load(path)
     saved = state.config
@@ -45,7 +70,7 @@ def evaluate_command(
     if samples is not None:
         names = metrics or tuple(saved["run"].get("metrics", ()))
         base["options"] = {**base["options"], **{m: {**base["options"].get(m, {}), "samples": samples} for m in names}}
-    run = resolve(registry(), {"metrics": metrics} if metrics else {}, base=base)
+    run = resolve(registry(), {"metrics": metrics} if metrics else {}, set_items, base=base)
     if not run.metrics:
         listed = ", ".join(registry().names("metric"))
         raise GankitError(f"run {str(path)!r} names no metrics; choose some with --metric ({listed})")
@@ -70,3 +95,19 @@ def evaluate_command(
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
             click.echo(f"  {name + '/' + key:<32} {shown:>10}")
     click.echo(f"Wrote {out}")
+
+
+def _metric_options_only(set_items: tuple[str, ...]) -> None:
+    """``--set`` on eval may change metric options only: the networks must stay as they were trained."""
+    from gankit.config import parse_set
+    from gankit.errors import GankitError
+    from gankit.plugins import registry
+
+    run_values, options = parse_set(set_items)
+    metric_names = registry().names("metric")
+    others = [*run_values, *(prefix for prefix in options if prefix not in metric_names)]
+    if others:
+        raise GankitError(
+            f"gankit eval --set takes metric options (like inception.samples=5000), not {others[0]!r}; "
+            f"metrics: {', '.join(metric_names)}"
+        )

@@ -59,7 +59,23 @@ class Betas(click.ParamType):
     default=None,
     help="Use deterministic kernels only (reproducible CUDA runs, slower).",
 )
-@click.option("--amp", type=click.Choice(AMP_CHOICES), help="Mixed precision: auto (on for CUDA), on, off.")
+@click.option(
+    "--amp",
+    type=click.Choice(AMP_CHOICES),
+    help="Mixed precision: auto (on for CUDA), on (fp16 on CUDA, bf16 elsewhere), off, fp16, bf16.",
+)
+@click.option(
+    "--compile",
+    is_flag=True,
+    default=None,
+    help="torch.compile the networks (slow start, faster steps; D stays eager under gp/r1).",
+)
+@click.option(
+    "--channels-last",
+    is_flag=True,
+    default=None,
+    help="Channels-last (NHWC) images and conv weights: faster convolutions under CUDA AMP.",
+)
 @click.option(
     "--on-nan",
     type=click.Choice(ON_NAN_CHOICES),
@@ -193,6 +209,8 @@ def run(
         + f" -> {folder.path}",
         err=True,
     )
+    if trainer.compiled is not None:
+        click.echo(f"gankit: {trainer.compiled.describe()}", err=True)
     summary = trainer.fit(folder)
     _report(summary)
     if summary["stopped_by"]:

@@ -1,4 +1,9 @@
-"""Mixed precision: autocast plus one GradScaler, with penalties that stay correct when scaled.
+"""Mixed precision: autocast, plus a GradScaler where the dtype needs one, with penalties that stay
+correct when scaled.
+
+``--amp on`` picks the device's fast dtype: float16 on CUDA (tensor cores; needs loss scaling) and
+bfloat16 elsewhere (CPUs with AVX512-BF16 or AMX run it several times faster than float32, and its
+float32-sized exponent needs no scaling). ``--amp fp16`` / ``--amp bf16`` choose explicitly.
 
 Gradient penalties follow the PyTorch AMP recipe ("Gradient penalty"): the input gradient is taken of
 the *scaled* scores, then multiplied by 1/scale, so that fp16 gradients do not underflow; the penalty
@@ -14,19 +19,27 @@ import torch
 
 from gankit.errors import GankitError
 
+MODES = ("auto", "on", "off", "fp16", "bf16")
+_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
 
 class Precision:
     """Autocast + GradScaler for one run. Disabled, every method is the plain fp32 equivalent."""
 
     def __init__(self, device: torch.device, mode: str = "auto", dtype: torch.dtype | None = None):
-        if mode not in ("auto", "on", "off"):
-            raise GankitError(f"unknown --amp {mode!r}; choose from: auto, on, off")
-        self.enabled = mode == "on" or (mode == "auto" and device.type == "cuda")
-        # bfloat16 on CPU: it is what CPU autocast runs fast; float16 where GPUs have tensor cores.
-        self.dtype = dtype or (torch.float16 if device.type == "cuda" else torch.bfloat16)
+        if mode not in MODES:
+            raise GankitError(f"unknown --amp {mode!r}; choose from: {', '.join(MODES)}")
+        self.enabled = mode in ("on", "fp16", "bf16") or (mode == "auto" and device.type == "cuda")
+        default = torch.float16 if device.type == "cuda" else torch.bfloat16
+        self.dtype = dtype or _DTYPES.get(mode, default)
         self.device_type = device.type
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.enabled)
+        # Only float16 can overflow or underflow where float32 would not; bfloat16 needs no scaler.
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.enabled and self.dtype == torch.float16)
         self._one = torch.ones((), device=device)
+
+    @property
+    def scaled(self) -> bool:
+        return self.scaler.is_enabled()
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if not self.enabled:
@@ -36,7 +49,7 @@ class Precision:
     def input_gradients(self, scores: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """d(sum of scores)/d(inputs), keeping the graph for the penalty's backward."""
         total = scores.float().sum()
-        if not self.enabled:
+        if not self.scaled:
             (grad,) = torch.autograd.grad(total, inputs, create_graph=True)
             return grad
         # scale(ones) is the scale as a tensor: no host sync, unlike get_scale().
@@ -45,20 +58,19 @@ class Precision:
         return scaled / scale
 
     def backward_and_step(
-        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, check_finite: bool = True
+        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, check_finite: bool = False
     ) -> bool:
-        """Backward and step; False when the step was refused because the loss or a gradient is not finite.
+        """Backward and step; with ``check_finite``, False when the step was refused because the loss or a
+        gradient is not finite (one device-to-host read, so callers ask for it only when they must).
 
-        Under AMP the GradScaler checks the gradients itself (it skips the step and lowers the scale,
-        which counts as handled); only a non-finite loss returns False there. The scaler is updated after every optimizer step rather than once per
-        iteration: a scheme with n_critic > 1 steps the discriminator's optimizer several times per
-        iteration, and GradScaler allows one step per optimizer between updates.
+        With a GradScaler the scaler checks the gradients itself, on the device (it skips the step and
+        lowers the scale); only a non-finite loss returns False there. The scaler is updated after every
+        optimizer step rather than once per iteration: a scheme with n_critic > 1 steps the
+        discriminator's optimizer several times per iteration, and GradScaler allows one step per
+        optimizer between updates.
         """
         optimizer.zero_grad(set_to_none=True)
-        if self.enabled:
-            # GradScaler skips steps with inf/NaN gradients and lowers its scale. A non-finite *loss*
-            # is reported too: it means the weights or activations are already broken (Adam's state
-            # overflowed, say), and skipping forever would hide that.
+        if self.scaled:
             finite = not check_finite or bool(torch.isfinite(loss.detach()))
             self.scaler.scale(loss).backward()
             self.scaler.step(optimizer)
@@ -72,15 +84,14 @@ class Precision:
         return True
 
     def state_dict(self) -> dict[str, Any]:
-        return self.scaler.state_dict() if self.enabled else {}
+        return self.scaler.state_dict() if self.scaled else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.enabled and state:
+        if self.scaled and state:
             self.scaler.load_state_dict(state)
 
 
 def _finite(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
-    """One device-to-host read per optimizer step: the same price GradScaler pays under AMP."""
     grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     total = torch.nn.utils.get_total_norm(grads) if grads else loss.new_zeros(())
     return bool(torch.isfinite(loss.detach()) & torch.isfinite(total))

@@ -22,7 +22,15 @@ class Batch(NamedTuple):
 
 
 class BatchStream:
-    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, seed: int, world: World = World()):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        device: torch.device,
+        seed: int,
+        world: World = World(),
+        channels_last: bool = False,
+    ):
         if batch_size % world.size:
             raise GankitError(
                 f"--batch-size {batch_size} is the global batch and must divide evenly over {world.size} processes"
@@ -46,7 +54,8 @@ class BatchStream:
                 raise GankitError(
                     f"--batch-size {batch_size} is larger than data set {name!r} ({n} samples); use at most {n}"
                 )
-            self.samples = dataset.samples.to(device, torch.float32).contiguous()
+            layout = torch.channels_last if channels_last and dataset.samples.dim() == 4 else torch.contiguous_format
+            self.samples = dataset.samples.to(device, torch.float32).contiguous(memory_format=layout)
             if dataset.labels is not None:
                 self.labels = dataset.labels.to(device)
 

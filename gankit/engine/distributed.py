@@ -83,6 +83,9 @@ class World:
         """Leave the process group; without this, gloo aborts the process at exit (and torchrun,
         seeing a failed worker, restarts a run that had finished)."""
         if self.distributed and torch.distributed.is_initialized():
+            # Leave together: a process tearing gloo down while its peer still writes the last checkpoint
+            # can die in gloo's destructor ("terminate called without an active exception").
+            torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
 

@@ -41,7 +41,8 @@ class Model:
         for name in self.scheme.discriminators:
             for reg in self.regularizers:
                 nets[name] = reg.wrap_discriminator(nets[name])
-        self.nets: dict[str, nn.Module] = {name: net.to(device) for name, net in nets.items()}
+        layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.nets: dict[str, nn.Module] = {name: net.to(device, memory_format=layout) for name, net in nets.items()}
         self.ema = {name: EMA(self.nets[name], cfg.ema) for name in self.scheme.ema_networks} if cfg.ema > 0 else {}
         self.device = device
         self.z_dim = cfg.z_dim

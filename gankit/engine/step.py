@@ -16,11 +16,14 @@ from gankit.engine.distributed import World, no_sync
 
 
 class NonFiniteStep(Exception):
-    """An optimizer's loss or gradients were NaN or infinite (``--on-nan stop``)."""
+    """An optimizer's loss (or, with ``--on-nan skip``, a gradient) was NaN or infinite."""
 
-    def __init__(self, optimizer: str):
-        super().__init__(optimizer)
+    def __init__(self, optimizer: str, iteration: int, what: str = "loss"):
+        super().__init__(optimizer, iteration, what)
         self.optimizer = optimizer
+        self.iteration = iteration
+        #: "loss", or "weights" when a gradient broke the weights while the loss was still finite.
+        self.what = what
 
 
 class StepContext:
@@ -64,10 +67,17 @@ class StepContext:
         }
         #: Discriminator steps taken so far; lazy regularizers count with it.
         self.d_steps = 0
-        #: "stop" raises :class:`NonFiniteStep` on a NaN/inf loss or gradient; "skip" drops that step.
+        #: "stop": :meth:`check_finite` raises :class:`NonFiniteStep` for the first NaN/inf loss since the
+        #: last check; "skip": every step reads back its loss and gradients and drops a bad one.
         self.on_nan = on_nan
         self.world = world
         self.skipped_steps = 0
+        #: The iteration being computed (1-based); set by the training loop.
+        self.iteration = 0
+        # Losses since the last check, kept on the device: checking them every step would make the
+        # host wait for the device every step. A loss stays finite until the weights go bad, so the
+        # first non-finite loss names the iteration where training broke.
+        self._unchecked: list[tuple[int, str, torch.Tensor]] = []
         self._penalized = [
             r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty
         ]
@@ -115,9 +125,10 @@ class StepContext:
     def optimize(self, name: str, loss: torch.Tensor) -> None:
         """Backward ``loss`` and step optimizer ``name`` (AMP-aware); after the discriminator's step,
         regularizers that act on weights run."""
-        if not self.precision.backward_and_step(loss, self.optimizers[name], check_finite=True):
-            if self.on_nan == "stop":
-                raise NonFiniteStep(name)
+        skipping = self.on_nan == "skip"
+        if not skipping:
+            self._unchecked.append((self.iteration, name, loss.detach()))
+        if not self.precision.backward_and_step(loss, self.optimizers[name], check_finite=skipping):
             self.skipped_steps += 1
             return
         stepped = self._stepped_discriminators[name]
@@ -126,6 +137,23 @@ class StepContext:
             for reg in self._after_d:
                 for network in stepped:
                     reg.after_discriminator_step(network)
+
+    @property
+    def unchecked_steps(self) -> int:
+        return len(self._unchecked)
+
+    def check_finite(self) -> None:
+        """Raise :class:`NonFiniteStep` for the first non-finite loss since the last check (one host read)."""
+        if not self._unchecked:
+            return
+        unchecked, self._unchecked = self._unchecked, []
+        finite = torch.isfinite(torch.stack([loss.float() for _, _, loss in unchecked])).tolist()
+        bad = next(((iteration, name) for ok, (iteration, name, _) in zip(finite, unchecked) if not ok), None)
+        # Every process stops together: one going on alone would wait forever in the next all-reduce.
+        if self.world.distributed and self.world.any(bad is not None, self.device) and bad is None:
+            bad = unchecked[-1][:2]
+        if bad is not None:
+            raise NonFiniteStep(bad[1], bad[0])
 
     @contextlib.contextmanager
     def frozen(self, network: nn.Module) -> Iterator[None]:

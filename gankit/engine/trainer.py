@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import time
 from pathlib import Path
@@ -16,9 +17,11 @@ from gankit.components import (
     DataRequest,
     Dataset,
     Loss,
+    Regularizer,
     TrackerContext,
 )
 from gankit.engine.amp import Precision
+from gankit.engine.compiling import CompileReport, compile_networks
 from gankit.engine.batches import BatchStream
 from gankit.engine.devices import choose_device, configure_determinism, rng_state, seed_everything, set_rng_state
 from gankit.engine.distributed import init_world
@@ -29,6 +32,9 @@ from gankit.images import save_samples
 from gankit.resolve import ResolvedRun
 from gankit.runs import RunFolder
 from gankit.tracking import TrackerGroup
+
+#: Steps whose losses may wait on the device before the loop reads them back (see StepContext.check_finite).
+_MAX_UNCHECKED = 1000
 
 #: Fixed noise for sample grids: the same images at every step, so progress is easy to see.
 SAMPLE_GRID_SIZE = 64
@@ -76,14 +82,25 @@ class Trainer:
         self.model = model = Model(run, self.device, self.dataset.description)
         self.loss: Loss = expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
         self.precision = Precision(self.device, cfg.amp)
-        self.batches = BatchStream(self.dataset, cfg.batch_size, self.device, cfg.seed, self.world)
+        self.batches = BatchStream(
+            self.dataset, cfg.batch_size, self.device, cfg.seed, self.world, channels_last=cfg.channels_last
+        )
         self.optimizers = {
             name: self._optimizer(name, [p for n in net_names for p in model.nets[n].parameters()])
             for name, net_names in model.scheme.optimizers.items()
         }
+        # The scheme trains DDP-wrapped (and compiled) networks; checkpoints and sampling use model.nets.
+        trained = {name: self.world.wrap(net, self.device) for name, net in model.nets.items()}
+        self.compiled: CompileReport | None = None
+        if cfg.compile:
+            penalties = tuple(
+                spec.name
+                for spec, reg in zip(run.regularizers, model.regularizers)
+                if type(reg).discriminator_penalty is not Regularizer.discriminator_penalty
+            )
+            trained, self.compiled = compile_networks(trained, model.scheme.discriminators, penalties)
         self.context = StepContext(
-            # The scheme trains DDP-wrapped networks when distributed; checkpoints and sampling use model.nets.
-            nets={name: self.world.wrap(net, self.device) for name, net in model.nets.items()},
+            nets=trained,
             optimizers=self.optimizers,
             loss=self.loss,
             regularizers=model.regularizers,
@@ -122,10 +139,13 @@ class Trainer:
     def _optimizer(self, name: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.run.config
         lr = {"generator": cfg.lr_g, "discriminator": cfg.lr_d}.get(name, cfg.lr_g)
-        # foreach kernels: one launch per group of tensors, the fastest choice on CPU and GPU alike.
         if cfg.optimizer == "rmsprop":
+            # foreach kernels: one launch per group of tensors (RMSprop has no fused kernel).
             return torch.optim.RMSprop(params, lr=lr, foreach=True)
-        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, foreach=True)
+        # The fused kernel updates each tensor in one pass (1.2x the foreach steps/s of the seed's MLPs
+        # on CPU), and under a GradScaler it skips bad steps on the device, without a host sync.
+        fused = self.device.type in ("cpu", "cuda")
+        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, fused=fused, foreach=None if fused else True)
 
     # -- checkpoints -------------------------------------------------------------------------------
 
@@ -163,14 +183,16 @@ class Trainer:
             message = " ".join(str(exc).split())[:300]
             raise GankitError(f"{where} does not fit this run: {type(exc).__name__}: {message}") from None
 
+    def _check_weights(self) -> None:
+        """Raise :class:`NonFiniteStep` if an optimizer's weights are NaN/inf (a pass over every weight)."""
+        for name, optimizer in self.optimizers.items():
+            params = [p.detach() for group in optimizer.param_groups for p in group["params"]]
+            if params and not bool(torch.isfinite(torch.nn.utils.get_total_norm(params))):
+                raise NonFiniteStep(name, self.step, what="weights")
+
     def save_checkpoint(self) -> Path:
-        params = [p.detach() for net in self.model.nets.values() for p in net.parameters()]
-        if params and not bool(torch.isfinite(torch.nn.utils.get_total_norm(params))):
-            # Never write a checkpoint that cannot be trained on: the last good one stays `latest`.
-            raise GankitError(
-                f"the weights became NaN/inf by step {self.step} (lr_g {self.run.config.lr_g}, "
-                f"lr_d {self.run.config.lr_d}); no checkpoint was written for it, the last good one is kept"
-            )
+        # Never write a checkpoint that cannot be trained on: the last good one stays `latest`.
+        self._check_weights()
         try:
             path = self.folder.save_checkpoint(self.state(), self.step, self.run.config.keep_checkpoints)
         except OSError as exc:
@@ -219,13 +241,21 @@ class Trainer:
             values["gpu_memory_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         return values
 
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One iteration: the scheme's step, then the EMA. Returns the scheme's metrics, still on the device."""
+        self.context.iteration = self.step + 1
+        metrics = self.model.scheme.step(self.context)
+        for ema in self.model.ema.values():
+            ema.update()
+        self.step += 1
+        return metrics
+
     def fit(self, folder: RunFolder) -> dict[str, Any]:
         """Train to ``total_steps`` (or a stop signal); only the main process writes files and reports."""
         cfg = self.run.config
         main = self.world.is_main
         self.folder = folder
         self.trackers = self._build_trackers(folder) if main else TrackerGroup({})
-        scheme = self.model.scheme
         self.trackers.start(self.describe(), self.total_steps, self.step)
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         started = last_log_time = time.perf_counter()
@@ -235,27 +265,46 @@ class Trainer:
         try:
             while self.step < self.total_steps and not self._stopping():
                 try:
-                    metrics = scheme.step(self.context)
+                    metrics = self.train_step()
                 except NonFiniteStep as exc:
-                    raise self._nonfinite_error(exc.optimizer, saved_step) from None
-                for ema in self.model.ema.values():
-                    ema.update()
-                self.step += 1
+                    raise self._nonfinite_error(exc, saved_step) from None
                 self.trackers.advance(self.step)
                 last = self.step == self.total_steps
-                if self.step % cfg.log_every == 0 or last:
+                # The same on every process: the finiteness check below is collective.
+                due = {
+                    "log": self.step % cfg.log_every == 0 or last,
+                    "samples": self.step % cfg.sample_every == 0 or last,
+                    "eval": bool(cfg.eval_every) and (self.step % cfg.eval_every == 0 or last),
+                    "checkpoint": self.step % cfg.checkpoint_every == 0 or last,
+                }
+                if any(due.values()) or self.context.unchecked_steps >= _MAX_UNCHECKED:
+                    # Nothing is logged, drawn or saved from a run whose losses went NaN/inf.
+                    try:
+                        self.context.check_finite()
+                    except NonFiniteStep as exc:
+                        raise self._nonfinite_error(exc, saved_step) from None
+                if due["log"]:
                     now = time.perf_counter()
                     values = self._metrics(metrics, (self.step - last_log_step) / max(now - last_log_time, 1e-9))
                     last_log_time, last_log_step = now, self.step
                     self.trackers.log_metrics(self.step, self.world.mean(values, self.device))
-                if main and (self.step % cfg.sample_every == 0 or last):
+                if main and due["samples"]:
                     sample_path = self.save_samples()
-                if main and cfg.eval_every and (self.step % cfg.eval_every == 0 or last):
+                if main and due["eval"]:
                     self.evaluate()
-                if main and (self.step % cfg.checkpoint_every == 0 or last):
-                    checkpoint_path, saved_step = self.save_checkpoint(), self.step
-            if main and self._stop_requested and saved_step != self.step:
-                checkpoint_path = self.save_checkpoint()
+                if due["checkpoint"]:
+                    try:
+                        checkpoint_path = self.save_checkpoint() if main else None
+                    except NonFiniteStep as exc:
+                        raise self._nonfinite_error(exc, saved_step) from None
+                    saved_step = self.step
+            if self._stop_requested and saved_step != self.step:
+                try:
+                    self.context.check_finite()
+                    if main:
+                        checkpoint_path = self.save_checkpoint()
+                except NonFiniteStep as exc:
+                    raise self._nonfinite_error(exc, saved_step) from None
         except BaseException as exc:
             self.trackers.finish({"steps": self.step, "error": str(exc) or type(exc).__name__})
             raise
@@ -274,6 +323,10 @@ class Trainer:
             "samples": str(sample_path) if sample_path else None,
         }
         summary["tracked"] = self.trackers.finish(summary)
+        # DDP wrappers hold the process group: freed only at interpreter exit, gloo's threads abort the
+        # process ("terminate called without an active exception"). Drop them before leaving the group.
+        self.context.nets = dict(self.model.nets)
+        gc.collect()
         self.world.close()
         return summary
 
@@ -294,14 +347,15 @@ class Trainer:
             return True
         return False
 
-    def _nonfinite_error(self, optimizer: str, saved_step: int | None) -> GankitError:
+    def _nonfinite_error(self, exc: NonFiniteStep, saved_step: int | None) -> GankitError:
         cfg = self.run.config
         components = f"loss {cfg.loss!r}" + (f", regularizers {', '.join(cfg.regs)}" if cfg.regs else "")
         kept = (
             f"the last good checkpoint (step {saved_step}) is intact" if saved_step else "no checkpoint was written yet"
         )
         return GankitError(
-            f"the {optimizer}'s loss or gradients became NaN/inf at step {self.step + 1} "
+            f"the {exc.optimizer}'s {exc.what} became NaN/inf {'at' if exc.what == 'loss' else 'by'} step "
+            f"{exc.iteration} "
             f"({components}, lr_g {cfg.lr_g}, lr_d {cfg.lr_d}); "
             f"{kept}; start again with a lower learning rate, or with --on-nan skip"
         )

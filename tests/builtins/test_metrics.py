@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from gankit_builtins.metrics.digits import frechet_distance, kernel_inception_distance
+from gankit_builtins.metrics.distances import frechet_distance, kernel_inception_distance, kid_subsets
 from gankit_builtins.metrics.mode_coverage import score_modes
 
 
@@ -20,6 +19,28 @@ def test_frechet_distance_of_known_gaussians():
     expected = (1 + 0 + 4) + ((1 - 2) ** 2 + 0 + (1 - 0.5) ** 2)
     assert frechet_distance(a, b) == pytest.approx(expected, rel=0.02)
     assert frechet_distance(a, a[::-1]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_with_fewer_samples_than_dimensions():
+    # Singular covariances (Inception's 2048 features, few images) take the n x m SVD route: it must
+    # agree with the textbook formula, scipy's sqrtm of the full covariances' product.
+    from scipy import linalg
+
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(20, 50)), rng.normal(0.3, 2.0, size=(30, 50))
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = linalg.sqrtm(cov_a @ cov_b).real
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(a, a[::-1]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_kid_subsets_are_what_kid_averages():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(100, 8)), rng.normal(0.2, 1.0, size=(100, 8))
+    values = kid_subsets(a, b, subsets=7, size=40, seed=5)
+    assert values.shape == (7,) and values.std() > 0
+    assert kernel_inception_distance(a, b, subsets=7, size=40, seed=5) == pytest.approx(values.mean(), rel=1e-12)
 
 
 def test_kid_is_unbiased_zero_for_one_distribution_and_positive_for_two():

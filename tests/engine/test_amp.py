@@ -1,4 +1,5 @@
-"""Mixed precision on the CPU: bfloat16 autocast and an enabled GradScaler, compared with fp32."""
+"""Mixed precision on the CPU: bfloat16 autocast (no scaler), and float16 autocast with the GradScaler
+that CUDA runs use, compared with fp32."""
 
 from __future__ import annotations
 
@@ -23,13 +24,17 @@ def _net(seed: int = 0) -> nn.Module:
 def test_modes():
     on = Precision(CPU, "on")
     assert on.enabled and on.dtype == torch.bfloat16
-    assert on.scaler.is_enabled()
-    assert on.scaler.get_scale() == 65536.0
+    assert not on.scaler.is_enabled()  # bfloat16 has float32's range: nothing to scale
+    fp16 = Precision(CPU, "fp16")
+    assert fp16.enabled and fp16.dtype == torch.float16
+    assert fp16.scaler.is_enabled() and fp16.scaler.get_scale() == 65536.0
+    bf16 = Precision(CPU, "bf16")
+    assert bf16.enabled and bf16.dtype == torch.bfloat16 and not bf16.scaler.is_enabled()
     off = Precision(CPU, "off")
     assert not off.enabled and not off.scaler.is_enabled()
     auto = Precision(CPU, "auto")
     assert not auto.enabled  # auto means CUDA only
-    with pytest.raises(GankitError, match="unknown --amp 'fast'"):
+    with pytest.raises(GankitError, match="unknown --amp 'fast'; choose from: auto, on, off, fp16, bf16"):
         Precision(CPU, "fast")
 
 
@@ -48,7 +53,7 @@ def test_input_gradients_match_plain_fp32(scale):
     x = torch.randn(8, 3, requires_grad=True)
     (expected,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
 
-    precision = Precision(CPU, "on")
+    precision = Precision(CPU, "fp16")
     precision.scaler = torch.amp.GradScaler("cpu", init_scale=scale)
     grad = precision.input_gradients(net(x), x)
     assert grad.dtype == torch.float32
@@ -79,11 +84,12 @@ def _gradient_penalty(precision: Precision, net: nn.Module, x: torch.Tensor) -> 
 
 def test_gradient_penalty_with_amp_trains():
     net = _net(1)
-    precision = Precision(CPU, "on")
+    precision = Precision(CPU, "fp16")
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
     x = torch.randn(32, 3)
     before = [p.detach().clone() for p in net.parameters()]
-    first = float(_gradient_penalty(precision, net, x).detach())
+    exact = Precision(CPU, "off")  # fp16 input gradients at the initial scale overflow: measure in fp32
+    first = float(_gradient_penalty(exact, net, x).detach())
     for _ in range(30):
         with precision.autocast():
             loss = net(x).mean()
@@ -94,14 +100,14 @@ def test_gradient_penalty_with_amp_trains():
     assert any(not torch.equal(b, p) for b, p in zip(before, net.parameters()))
     assert all(torch.isfinite(p).all() for p in net.parameters())
     # The penalty actually goes down: the scaled-and-unscaled gradients point the right way.
-    assert float(_gradient_penalty(precision, net, x).detach()) < first
+    assert float(_gradient_penalty(exact, net, x).detach()) < first
 
 
 def test_amp_step_matches_fp32_step_direction():
     """One AMP step with an unscaled gradient equals the plain step up to bfloat16 rounding."""
     x = torch.randn(16, 3)
     results = []
-    for mode in ("on", "off"):
+    for mode in ("fp16", "off"):
         net = _net(2)
         precision = Precision(CPU, mode)
         optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -129,7 +135,7 @@ def test_off_is_plain_backward_and_step():
 
 def test_scaler_skips_non_finite_step_and_backs_off():
     net = _net(4)
-    precision = Precision(CPU, "on")
+    precision = Precision(CPU, "fp16")
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
     before = [p.detach().clone() for p in net.parameters()]
     loss = net(torch.randn(4, 3)).sum() * float("inf")
@@ -139,14 +145,30 @@ def test_scaler_skips_non_finite_step_and_backs_off():
 
 
 def test_state_dict_round_trip():
-    precision = Precision(CPU, "on")
+    precision = Precision(CPU, "fp16")
     net = _net(5)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
     precision.backward_and_step(net(torch.randn(4, 3)).sum() * float("inf"), optimizer)
     state = precision.state_dict()
     assert state["scale"] == 32768.0
-    other = Precision(CPU, "on")
+    other = Precision(CPU, "fp16")
     other.load_state_dict(state)
     assert other.scaler.get_scale() == 32768.0
     assert Precision(CPU, "off").state_dict() == {}
     Precision(CPU, "off").load_state_dict(state)  # ignored when disabled
+
+
+def test_bfloat16_trains_without_a_scaler():
+    net = _net(6)
+    precision = Precision(CPU, "on")
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01, fused=True)
+    x = torch.randn(64, 3)
+    target = x.sum(1)
+    losses = []
+    for _ in range(50):
+        with precision.autocast():
+            loss = (net(x).float() - target).pow(2).mean()
+        assert precision.backward_and_step(loss, optimizer)
+        losses.append(float(loss.detach()))
+    assert precision.state_dict() == {}
+    assert losses[-1] < 0.5 * losses[0]

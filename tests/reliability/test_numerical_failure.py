@@ -1,7 +1,8 @@
-"""A non-finite loss or gradient is caught in the step where it appears.
+"""A non-finite loss, or weights broken by a non-finite gradient, stop the run before anything is saved.
 
-``--on-nan stop`` ends the run with exit 2 and one line naming the step, the optimizer and the loss,
-and keeps the last good checkpoint; ``--on-nan skip`` drops exactly the bad steps and reports how
+``--on-nan stop`` reads the losses back at log, sample and checkpoint steps (never every step, which
+would make the host wait for the device), ends the run with exit 2 and one line naming the step, the
+optimizer and the loss, and keeps the last good checkpoint; ``--on-nan skip`` drops exactly the bad steps and reports how
 many in metrics.jsonl; under AMP the GradScaler's skipping is the handling.
 
 Two sources of trouble: a real divergence (``--loss lsgan --lr 1e8`` overflows in the first
@@ -50,7 +51,9 @@ def test_divergence_stops_at_once_naming_step_optimizer_and_loss(gankit, tmp_pat
                     "--name", "boom", "-q")
     assert result.exit_code == 2
     line = assert_one_error_line(result.output)
-    assert re.search(r"\bthe (generator|discriminator)'s loss or gradients became NaN/inf at step 1\b", line), line
+    # Step 1's gradient overflows while its loss is still finite: the weights check before the first
+    # checkpoint catches it.
+    assert re.search(r"\bthe (generator|discriminator)'s (loss|weights) became NaN/inf (at|by) step 1\b", line), line
     assert "loss 'lsgan'" in line and "lr_g 100000000.0" in line
     assert "no checkpoint was written yet" in line and "--on-nan skip" in line
     assert checkpoint_steps(tmp_path / "runs" / "boom" / "checkpoints") == []
@@ -62,12 +65,23 @@ def test_nonfinite_step_keeps_the_last_good_checkpoint(gankit, tmp_path, monkeyp
     result = gankit("run", *TINY, "--on-nan", "stop", "--steps", "20", "--checkpoint-every", "1", "--name", "nan", "-q")
     assert result.exit_code == 2
     line = assert_one_error_line(result.output)
-    assert f"the {optimizer}'s loss or gradients became NaN/inf at step 5 (loss 'bce'" in line, line
+    assert f"the {optimizer}'s loss became NaN/inf at step 5 (loss 'bce'" in line, line
     assert "the last good checkpoint (step 4) is intact" in line
     run = tmp_path / "runs" / "nan"
     assert check_run_folder(run) == 4  # latest names step 4, and every checkpoint loads
     assert checkpoint_steps(run / "checkpoints") == [2, 3, 4]
     assert _finite_weights(run)
+
+
+def test_stop_names_the_exact_step_though_it_reads_losses_back_only_at_log_steps(gankit, tmp_path, monkeypatch):
+    _poison_noise(monkeypatch, {6})  # iteration 4's D step; nothing is logged or saved until step 10
+    result = gankit("run", *TINY, "--on-nan", "stop", "--steps", "20", "--log-every", "10", "--sample-every", "10",
+                    "--checkpoint-every", "10", "--name", "late", "-q")
+    assert result.exit_code == 2
+    line = assert_one_error_line(result.output)
+    assert "the discriminator's loss became NaN/inf at step 4 (loss 'bce'" in line, line
+    assert "no checkpoint was written yet" in line
+    assert checkpoint_steps(tmp_path / "runs" / "late" / "checkpoints") == []
 
 
 def test_skip_drops_exactly_the_bad_steps_and_reports_them(gankit, tmp_path, monkeypatch):
@@ -97,7 +111,7 @@ def test_amp_on_cpu_scaler_skipping_counts_as_handled(gankit, tmp_path, monkeypa
     extra = DIVERGES if trouble == "diverging-lr" else ()
     if trouble == "injected-inf":
         _poison_noise(monkeypatch, {4, 9})
-    result = gankit("run", *TINY, *extra, "--amp", "on", "--steps", "10", "--log-every", "5", "--name", "amp", "-q")
+    result = gankit("run", *TINY, *extra, "--amp", "fp16", "--steps", "10", "--log-every", "5", "--name", "amp", "-q")
     assert "Traceback" not in result.output
     if result.exit_code == 2:  # a clean stop is handling too
         assert_one_error_line(result.output)
@@ -110,7 +124,7 @@ def test_amp_on_cpu_scaler_skipping_counts_as_handled(gankit, tmp_path, monkeypa
 
 
 def test_amp_run_that_went_nan_does_not_finish_as_a_success(gankit, tmp_path):
-    result = gankit("run", *TINY, *DIVERGES, "--amp", "on", "--on-nan", "stop", "--steps", "10",
+    result = gankit("run", *TINY, *DIVERGES, "--amp", "fp16", "--on-nan", "stop", "--steps", "10",
                     "--checkpoint-every", "1", "--name", "ampnan", "-q")
     run = tmp_path / "runs" / "ampnan"
     if result.exit_code == 0:

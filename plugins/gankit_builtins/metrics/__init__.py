@@ -1,5 +1,6 @@
-"""Bundled metrics that run offline: mode coverage on the toy sets, and classifier-feature metrics
-on the digits (a small classifier trained by gankit stands in for Inception)."""
+"""Bundled metrics: mode coverage on the toy sets, classifier-feature metrics on the digits (a small
+classifier trained by gankit stands in for Inception), and FID/KID in Inception-v3 features from a
+local weights file (the ``inception`` extra)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,22 @@ class DigitsMetricsConfig:
     k: int = attrs.field(default=3, validator=attrs.validators.gt(0))
 
 
+@attrs.frozen
+class InceptionConfig:
+    #: Inception-v3 weights file (PyTorch state dict or .safetensors); unset: $GANKIT_INCEPTION_WEIGHTS.
+    #: Never downloaded: torch-fidelity's weights-inception-2015-12-05-6726825d.pth is the usual file.
+    weights: str | None = None
+    #: Real and generated images scored, each (fewer real ones when the data set is smaller: then as
+    #: many generated as real). FID is biased by the count: compare numbers of equal counts only.
+    samples: int = attrs.field(default=10000, validator=attrs.validators.gt(1))
+    #: KID is averaged over this many random subsets (Binkowski et al. 2018 and torch-fidelity: 100) ...
+    kid_subsets: int = attrs.field(default=100, validator=attrs.validators.gt(0))
+    #: ... of this many images from each set (at most ``samples``).
+    kid_subset_size: int = attrs.field(default=1000, validator=attrs.validators.gt(1))
+    #: Images per forward pass of Inception.
+    batch_size: int = attrs.field(default=64, validator=attrs.validators.gt(0))
+
+
 @hookimpl
 def gankit_register_metrics(register):
     register(
@@ -37,4 +54,10 @@ def gankit_register_metrics(register):
         "gankit_builtins.metrics.digits:DigitsMetrics",
         config=DigitsMetricsConfig,
         summary="class coverage and KL, Frechet distance, KID, precision/recall in a digits classifier's features",
+    )
+    register(
+        "inception",
+        "gankit_builtins.metrics.inception:InceptionMetric",
+        config=InceptionConfig,
+        summary="FID and KID in Inception-v3 features (torch-fidelity; weights from a local file; images)",
     )

@@ -1,6 +1,7 @@
 """Quality of generated digits, measured in the features of a small classifier that gankit trains on
-scikit-learn's digits (train split) and caches. Inception cannot run here (no weights to download),
-so this is the offline stand-in: the same statistics, in a feature space that knows digits.
+scikit-learn's digits (train split) and caches. The ``inception`` metric needs Inception weights that
+gankit never downloads, so this is the offline stand-in: the same statistics, in a feature space that
+knows digits.
 
 Every number is reported for the generated samples and, as the reference floor, for the real held-out
 test split scored the same way against the training split.
@@ -9,7 +10,6 @@ test split scored the same way against the training split.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from gankit import EvalContext, GankitError, Metric
+from gankit_builtins.metrics.distances import frechet_distance, kernel_inception_distance
 
 CLASSIFIER_VERSION = "1"
 
@@ -80,39 +81,6 @@ def features(net: nn.Sequential, x: torch.Tensor) -> tuple[np.ndarray, np.ndarra
     with torch.no_grad():
         hidden = net[:-1](x.float().cpu())
         return hidden.double().numpy(), net[-1](hidden).argmax(1).numpy()
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), as in FID (Heusel et al. 2017)."""
-    from scipy import linalg
-
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # collapsed samples give singular covariances: offset as in pytorch-fid
-        root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-        if not np.isfinite(root).all():
-            offset = np.eye(len(cov_a)) * 1e-6
-            root, _ = linalg.sqrtm((cov_a + offset) @ (cov_b + offset), disp=False)
-    root = root.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
-
-
-def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = 10, size: int = 300, seed: int = 0) -> float:
-    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al. 2018), averaged over subsets."""
-    rng = np.random.default_rng(seed)
-    size = min(size, len(a), len(b))
-    dim = a.shape[1]
-    values = []
-    for _ in range(subsets):
-        x = a[rng.choice(len(a), size, replace=False)]
-        y = b[rng.choice(len(b), size, replace=False)]
-        kxx, kyy, kxy = ((u @ v.T / dim + 1) ** 3 for u, v in ((x, x), (y, y), (x, y)))
-        m = size
-        values.append(
-            (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
-        )
-    return float(np.mean(values))
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:

@@ -1,0 +1,509 @@
+"""Throughput of gankit against plain PyTorch, as ratios measured in this one process.
+
+    python benchmarks/throughput.py                  # every section, prints Markdown tables
+    python benchmarks/throughput.py --write-docs     # ... and puts them into docs/benchmarks.md
+    python benchmarks/throughput.py --only tax --quick
+
+Sections:
+  seed     the seed tutorial's MNIST loop (torchvision + DataLoader + nn.BCELoss) against `gankit run`
+           on the same model, batch, loss and optimizer, on 60,000 MNIST-format images written here
+  tax      gankit's training step against a hand-written loop of the identical algorithm
+  startup  wall time of `gankit --help` and `gankit plugins`
+  growth   step time against batch size and width
+  compile  `--compile` against eager on the seed workload, and what stays eager under gp
+
+Each timing alternates the two contenders in blocks and takes medians, so a noisy neighbour slows both.
+The machine must be otherwise idle: two torch processes sharing 2 cores slow each other many times over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+GANKIT = [sys.executable, "-m", "gankit"]
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def median_time(fn: Callable[[], None], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def alternate(contenders: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
+    """Median seconds of each contender's block, the blocks interleaved round by round."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, block in contenders.items():
+            start = time.perf_counter()
+            block()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def write_mnist_idx(root: Path, count: int, seed: int = 0) -> Path:
+    """``count`` 28x28 MNIST-format images (scikit-learn's digits, upscaled, with pixel noise) in IDX files."""
+    import struct
+
+    from sklearn.datasets import load_digits
+
+    digits, labels = load_digits(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(labels), count)
+    small = digits[pick].reshape(count, 8, 8) * (255 / 16)
+    images = np.zeros((count, 28, 28), np.float32)
+    images[:, 2:26, 2:26] = small.repeat(3, axis=1).repeat(3, axis=2)
+    images = np.clip(images + rng.normal(0, 8, images.shape), 0, 255).astype(np.uint8)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "t10k"):
+        n = count if split == "train" else 16
+        (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + images[:n].tobytes())
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 2049, n) + labels[pick][:n].astype(np.uint8).tobytes()
+        )
+    return root
+
+
+# -- the seed workload ------------------------------------------------------------------------------
+
+
+def seed_networks() -> tuple[nn.Module, nn.Module]:
+    """The seed tutorial's MLPs, Sigmoid in D (gankit's `mlp` defaults, whose D returns logits)."""
+    G = nn.Sequential(
+        nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 1024), nn.ReLU(),
+        nn.Linear(1024, 784), nn.Tanh(),
+    )  # fmt: skip
+    D = nn.Sequential(
+        nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1),
+        nn.Sigmoid(),
+    )  # fmt: skip
+    return G, D
+
+
+def seed_loop(root: Path, steps: int, warmup: int = 10) -> float:
+    """The seed tutorial's loop, as written there; steps/s after ``warmup`` batches."""
+    import torchvision
+    from torchvision import transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    dataset = torchvision.datasets.MNIST(str(root), train=True, transform=transform)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=100, shuffle=True)
+    G, D = seed_networks()
+    criterion = nn.BCELoss()
+    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    done, started = 0, 0.0
+    while True:
+        for real, _ in loader:
+            if done == warmup:
+                started = time.perf_counter()
+            real = real.view(-1, 784)
+            n = real.size(0)
+            ones, zeros = torch.ones(n, 1), torch.zeros(n, 1)
+            D.zero_grad()
+            d_real = criterion(D(real), ones)
+            fake = G(torch.randn(n, 64))
+            d_fake = criterion(D(fake.detach()), zeros)
+            (d_real + d_fake).backward()
+            d_opt.step()
+            G.zero_grad()
+            fake = G(torch.randn(n, 64))
+            g_loss = criterion(D(fake), ones)
+            g_loss.backward()
+            g_opt.step()
+            done += 1
+            if done == warmup + steps:
+                return steps / (time.perf_counter() - started)
+
+
+def resident_loop(root: Path, steps: int, warmup: int = 10) -> float:
+    """The seed's loop with the images decoded once into a tensor: what a careful hand-written loop gets."""
+    import torchvision
+
+    data = torchvision.datasets.MNIST(str(root), train=True).data.float().div(127.5).sub(1).view(-1, 784)
+    G, D = seed_networks()
+    criterion = nn.BCELoss()
+    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    perm = torch.randperm(len(data))
+    ones, zeros = torch.ones(100, 1), torch.zeros(100, 1)
+    for i in range(warmup + steps):
+        if i == warmup:
+            started = time.perf_counter()
+        real = data[perm[(i * 100) % 59900 :][:100]]
+        D.zero_grad()
+        d_loss = criterion(D(real), ones) + criterion(D(G(torch.randn(100, 64)).detach()), zeros)
+        d_loss.backward()
+        d_opt.step()
+        G.zero_grad()
+        g_loss = criterion(D(G(torch.randn(100, 64))), ones)
+        g_loss.backward()
+        g_opt.step()
+    return steps / (time.perf_counter() - started)
+
+
+def gankit_run(root: Path, steps: int, *flags: str) -> float:
+    """`gankit run` on the seed's setup; steps/s as its jsonl tracker logged them, first log step dropped."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [
+            *GANKIT, "run", "--arch", "mlp", "--loss", "bce", "--data", "mnist", "--data-root", str(root),
+            "--batch-size", "100", "--steps", str(steps), "--log-every", "100", "--sample-every", str(steps),
+            "--checkpoint-every", str(steps), "--out", out, "--name", "bench", "-q", *flags,
+        ]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        records = [json.loads(line) for line in (Path(out) / "bench" / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["steps_per_s"] for r in records if "steps_per_s" in r][1:-1]
+    return statistics.median(rates)
+
+
+def section_seed(args: argparse.Namespace, work: Path) -> str:
+    root = write_mnist_idx(work / "mnist", 60_000)
+    steps = 60 if args.quick else 200
+    rounds = 1 if args.quick else 3
+    results: dict[str, list[float]] = {"seed": [], "resident": [], "fp32": [], "bf16": []}
+    for _ in range(rounds):  # interleaved: the seed's rate and gankit's share the machine's moods
+        results["seed"].append(seed_loop(root, steps))
+        results["resident"].append(resident_loop(root, steps))
+        results["fp32"].append(gankit_run(root, 8 * steps))
+        results["bf16"].append(gankit_run(root, 8 * steps, "--amp", "on"))
+    rate = {k: statistics.median(v) for k, v in results.items()}
+    base = rate["seed"]
+    rows = [
+        ["seed tutorial loop (DataLoader, ToTensor + Normalize, BCELoss)", f"{base:.1f}", "1.00"],
+        ["the same loop, images decoded once into a tensor", f"{rate['resident']:.1f}", f"{rate['resident'] / base:.2f}"],
+        ["`gankit run` (float32)", f"{rate['fp32']:.1f}", f"{rate['fp32'] / base:.2f}"],
+        ["`gankit run --amp on` (bfloat16 autocast)", f"{rate['bf16']:.1f}", f"{rate['bf16'] / base:.2f}"],
+    ]
+    flops = _seed_flops_per_step()
+    peak = _sgemm_gflops()
+    bound = peak * 1e9 / flops
+    print(f"seed workload: {flops / 1e9:.2f} GFLOP per step; sgemm {peak:.0f} GFLOP/s bounds fp32 at {bound:.0f} steps/s")
+    return (
+        "### Seed workload: MNIST MLP GAN, batch 100\n\n"
+        "Steps per second (one D step on real then fake, one G step), median of "
+        f"{rounds} interleaved rounds; 60,000 MNIST-format images written by the benchmark.\n\n"
+        + table(["loop", "steps/s", "× seed"], rows)
+        + f"\n\nThe seed's iteration is {flops / 1e9:.2f} GFLOP; at this machine's float32 GEMM rate "
+        f"({peak:.0f} GFLOP/s) its matrix products alone bound it at {bound:.0f} steps/s ({bound / base:.1f}× the "
+        "seed's loop). gankit's float32 step does less work than the seed's (no graph through G in D's step, no "
+        "weight gradients for D in G's step), and bfloat16 autocast runs the products on AVX512-BF16.\n"
+    )
+
+
+def _seed_flops_per_step() -> float:
+    """FLOPs (2 x multiply-adds) of one seed iteration at batch 100; a backward costs about 2 forwards."""
+    g = 64 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784
+    d = 784 * 512 + 512 * 256 + 256
+    forward = 2 * g + 3 * d  # G for D's step and again for G's step; D on real, on fake, on fake again
+    backward = 3 * (2 * d) + 2 * g  # D on real and fake, D again in G's step, then G
+    return 2 * 100 * (forward + backward)
+
+
+def _sgemm_gflops() -> float:
+    a, b = torch.randn(200, 1024), torch.randn(1024, 784)
+    seconds = median_time(lambda: [a @ b for _ in range(20)], 5) / 20
+    return 2 * 200 * 1024 * 784 / seconds / 1e9
+
+
+# -- framework tax ----------------------------------------------------------------------------------
+
+
+def build_trainer(arch: str, loss: str, reg: str | None, batch_size: int, data: str = "digits"):
+    from gankit.engine.trainer import Trainer
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    settings = {"data": data, "arch": arch, "loss": loss, "regs": (reg,) if reg else (), "batch_size": batch_size}
+    return Trainer(resolve(registry(), settings))
+
+
+class PlainLoop:
+    """The identical algorithm, hand-written: the same networks (copies), losses, penalties, optimizers."""
+
+    def __init__(self, trainer, loss: str, reg: str | None):
+        cfg = trainer.run.config
+        self.G = copy.deepcopy(trainer.model.nets["generator"])
+        self.D = copy.deepcopy(trainer.model.nets["discriminator"])
+        self.g_opt = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas, fused=True)
+        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas, fused=True)
+        self.data = trainer.batches.samples
+        self.batch, self.z_dim, self.loss, self.reg = cfg.batch_size, cfg.z_dim, loss, reg
+        options = trainer.run.component_configs
+        self.gp_weight = options["gp"].weight if reg == "gp" else 0.0
+        self.r1_gamma = options["r1"].gamma if reg == "r1" else 0.0
+        self.perm = torch.randperm(len(self.data))
+        self.position = 0
+
+    def next_real(self) -> torch.Tensor:
+        if self.position + self.batch > len(self.perm):
+            self.perm, self.position = torch.randperm(len(self.data)), 0
+        idx = self.perm[self.position : self.position + self.batch]
+        self.position += self.batch
+        return self.data.index_select(0, idx)
+
+    def d_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        if self.loss == "bce":
+            return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+        if self.loss == "hinge":
+            return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+        return fake_scores.mean() - real_scores.mean()  # wgan
+
+    def g_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-fake_scores).mean() if self.loss == "bce" else -fake_scores.mean()
+
+    def step(self) -> None:
+        G, D = self.G, self.D
+        real = self.next_real()
+        with torch.no_grad():
+            fake = G(torch.randn(self.batch, self.z_dim))
+        d_loss = self.d_loss(D(real), D(fake))
+        if self.reg == "gp":
+            alpha = torch.rand((self.batch,) + (1,) * (real.dim() - 1))
+            mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(mixed).sum(), mixed, create_graph=True)
+            d_loss = d_loss + self.gp_weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        elif self.reg == "r1":
+            real = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+            d_loss = d_loss + self.r1_gamma / 2 * grad.flatten(1).pow(2).sum(1).mean()
+        self.d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_opt.step()
+        for p in D.parameters():
+            p.requires_grad_(False)
+        g_loss = self.g_loss(D(G(torch.randn(self.batch, self.z_dim))))
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+        for p in D.parameters():
+            p.requires_grad_(True)
+
+
+TAX_COMBOS = [("mlp", loss, reg) for loss in ("bce", "wgan", "hinge") for reg in (None, "gp", "r1", "sn")] + [
+    ("dcgan", "bce", None),
+    ("dcgan", "hinge", None),
+]
+
+
+def gankit_block(trainer, steps: int) -> Callable[[], None]:
+    log_every = trainer.run.config.log_every
+
+    def block() -> None:
+        for _ in range(steps):
+            trainer.train_step()
+            if trainer.step % log_every == 0:
+                trainer.context.check_finite()
+        trainer.context.check_finite()
+
+    return block
+
+
+def section_tax(args: argparse.Namespace, work: Path) -> str:
+    rows = []
+    worst = 0.0
+    for arch, loss, reg in TAX_COMBOS[:3] if args.quick else TAX_COMBOS:
+        batch = 64
+        trainer = build_trainer(arch, loss, reg, batch)
+        plain = PlainLoop(trainer, loss, reg)
+        steps = 20 if arch == "dcgan" else 60
+        plain_block = lambda: [plain.step() for _ in range(steps)]  # noqa: E731
+        contenders = {"gankit": gankit_block(trainer, steps), "plain": plain_block}
+        for block in contenders.values():  # warm-up: allocator, kernels, optimizer state
+            block()
+        seconds = alternate(contenders, 3 if args.quick else 9)
+        ratio = seconds["gankit"] / seconds["plain"]
+        worst = max(worst, ratio)
+        ms = 1000 * seconds["plain"] / steps
+        rows.append([arch, loss, reg or "none", f"{ms:.2f}", f"{1000 * seconds['gankit'] / steps:.2f}", f"{ratio:.3f}"])
+        print(f"tax {arch}/{loss}/{reg}: {ratio:.3f}", flush=True)
+    return (
+        "### Framework tax\n\n"
+        "gankit's training step (`Trainer.train_step`: the `unconditional` scheme, the NaN watch, EMA bookkeeping) "
+        "against a hand-written loop of the identical algorithm on the same networks, scikit-learn digits, batch 64, "
+        "float32; median of interleaved blocks. Target: at most 1.03.\n\n"
+        + table(["arch", "loss", "reg", "plain ms/step", "gankit ms/step", "gankit ÷ plain"], rows)
+        + f"\n\nWorst ratio: {worst:.3f}.\n"
+    )
+
+
+# -- start-up ---------------------------------------------------------------------------------------
+
+
+def section_startup(args: argparse.Namespace, work: Path) -> str:
+    exe = shutil.which("gankit") or str(Path(sys.executable).parent / "gankit")
+    commands = {
+        "`gankit --help`": ([exe, "--help"], 0.3),
+        "`gankit plugins`": ([exe, "plugins"], 1.0),
+        "`python -c 'import torch'` (reference)": ([sys.executable, "-c", "import torch"], None),
+    }
+    rows = []
+    for label, (command, target) in commands.items():
+        subprocess.run(command, check=True, capture_output=True)  # warm the file cache
+        seconds = median_time(lambda: subprocess.run(command, check=True, capture_output=True), 3 if args.quick else 7)
+        verdict = "" if target is None else ("met" if seconds <= target else "MISSED")
+        rows.append([label, f"{seconds:.2f}", f"{target:.1f}" if target else "", verdict])
+        print(f"startup {label}: {seconds:.2f} s", flush=True)
+    return "### Start-up\n\nWall seconds, median of 7.\n\n" + table(["command", "seconds", "target", ""], rows) + "\n"
+
+
+# -- growth -----------------------------------------------------------------------------------------
+
+
+def section_growth(args: argparse.Namespace, work: Path) -> str:
+    rows = []
+    batches = (32, 128, 512) if args.quick else (32, 64, 128, 256, 512, 1024)
+    for batch in batches:
+        trainer = build_trainer("mlp", "bce", None, batch)
+        block = gankit_block(trainer, 10)
+        block()
+        seconds = median_time(block, 5) / 10
+        rows.append(["batch", batch, f"{1000 * seconds:.2f}", f"{1e6 * seconds / batch:.1f}"])
+    for width in (128, 256, 512, 1024) if not args.quick else (256, 1024):
+        from gankit.engine.trainer import Trainer
+        from gankit.plugins import registry
+        from gankit.resolve import resolve
+
+        sets = [f"mlp.g_hidden={width},{width},{width}", f"mlp.d_hidden={width},{width}"]
+        trainer = Trainer(resolve(registry(), {"regs": (), "batch_size": 128}, sets))
+        block = gankit_block(trainer, 10)
+        block()
+        seconds = median_time(block, 5) / 10
+        rows.append(["width (batch 128)", width, f"{1000 * seconds:.2f}", f"{1e6 * seconds / 128:.1f}"])
+    return (
+        "### Growth\n\n`mlp` + `bce` on digits, float32: step time against batch size (widths 256-512-1024 / "
+        "512-256), and against width (3 hidden layers in G, 2 in D, all that wide).\n\n"
+        + table(["varied", "value", "ms/step", "µs/sample"], rows)
+        + "\n"
+    )
+
+
+# -- compile ----------------------------------------------------------------------------------------
+
+
+def section_compile(args: argparse.Namespace, work: Path) -> str:
+    from gankit.engine.trainer import Trainer
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    root = work / "mnist"
+    if not root.exists():
+        write_mnist_idx(root, 60_000)
+    rows = []
+    for label, regs, amp in (("bce", (), "off"), ("bce, bf16", (), "on"), ("wgan + gp", ("gp",), "off")):
+        rates = {}
+        report = ""
+        for compiled in (False, True):
+            settings = {"data": "mnist", "data_root": str(root), "batch_size": 100, "regs": regs, "amp": amp,
+                        "loss": "wgan" if regs else "bce", "compile": compiled}  # fmt: skip
+            trainer = Trainer(resolve(registry(), settings))
+            started = time.perf_counter()
+            block = gankit_block(trainer, 50)
+            block()  # compiles here
+            warm = time.perf_counter() - started
+            seconds = median_time(block, 3 if args.quick else 5) / 50
+            rates[compiled] = 1 / seconds
+            if compiled:
+                report = trainer.compiled.describe()
+                compile_seconds = warm - 50 * seconds
+        rows.append([label, f"{rates[False]:.1f}", f"{rates[True]:.1f}", f"{rates[True] / rates[False]:.2f}",
+                     f"{compile_seconds:.0f}", report])  # fmt: skip
+        print(f"compile {label}: {rates[True] / rates[False]:.2f}", flush=True)
+    return (
+        "### `--compile`\n\nThe seed workload (MNIST MLPs, batch 100), steps/s eager and compiled "
+        "(after compilation), and the one-off compile time.\n\n"
+        + table(["setup", "eager steps/s", "compiled steps/s", "gain", "compile s", "what was compiled"], rows)
+        + "\n"
+    )
+
+
+SECTIONS = {
+    "seed": section_seed,
+    "tax": section_tax,
+    "startup": section_startup,
+    "growth": section_growth,
+    "compile": section_compile,
+}
+
+
+def write_docs(markdown: str, path: Path) -> None:
+    text = path.read_text()
+    start, end = "<!-- throughput:start -->", "<!-- throughput:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} lacks the markers {start} ... {end}")
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    path.write_text(before + start + "\n" + markdown.strip() + "\n" + end + after)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and combinations (a smoke run)")
+    parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/benchmarks.md")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {unknown[0]!r}; choose from: {', '.join(SECTIONS)}")
+    print(f"machine: {machine()}", flush=True)
+    parts = [
+        "## Throughput (CPU)\n",
+        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs`.\n",
+    ]
+    with tempfile.TemporaryDirectory() as work:
+        for name in chosen:
+            started = time.perf_counter()
+            part = SECTIONS[name](args, Path(work))
+            print(part, flush=True)
+            print(f"({name}: {time.perf_counter() - started:.0f} s)\n", flush=True)
+            parts.append(part)
+    if args.write_docs:
+        write_docs("\n".join(parts), args.docs)
+        print(f"wrote {args.docs}")
+
+
+if __name__ == "__main__":
+    main()

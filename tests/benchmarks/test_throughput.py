@@ -1,0 +1,76 @@
+"""The benchmark scripts run and write what they promise (their numbers are for quiet machines, not CI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import throughput  # noqa: E402
+
+
+def test_plain_loop_is_the_identical_algorithm():
+    """The tax baseline computes what gankit's step computes: same start, same batches, same weights after."""
+    import torch
+
+    torch.manual_seed(0)
+    trainer = throughput.build_trainer("mlp", "hinge", "sn", 16)
+    plain = throughput.PlainLoop(trainer, "hinge", "sn")
+    for net in (plain.G, plain.D):
+        net.train()
+    # Same data order and noise: replay gankit's batches and noise into the plain loop.
+    from gankit.engine.batches import BatchStream
+
+    stream = BatchStream(trainer.dataset, 16, trainer.device, trainer.run.config.seed)
+    plain.next_real = lambda: stream.next().x
+    torch.manual_seed(1)
+    trainer.train_step()
+    torch.manual_seed(1)
+    plain.step()
+    for a, b in zip(trainer.model.nets["generator"].parameters(), plain.G.parameters()):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(trainer.model.nets["discriminator"].parameters(), plain.D.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_quick_run_writes_the_docs_section(tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# B\n\n<!-- throughput:start -->\nold\n<!-- throughput:end -->\n\n<!-- quality:start -->\nkeep\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--only", "tax,startup", "--quick",
+         "--write-docs", "--docs", str(docs)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = docs.read_text()
+    assert "old" not in text and "keep" in text
+    assert "### Framework tax" in text and "| mlp | bce | none |" in text
+    assert "`gankit --help`" in text and "machine:" in result.stdout
+
+
+def test_unknown_section_is_one_line():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--only", "speed"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "unknown section 'speed'; choose from: seed, tax, startup, growth, compile" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="bash script")
+def test_gpu_script_runs_its_cpu_smoke(tmp_path):
+    assert subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu.sh")]).returncode == 0
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--smoke"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "### DCGAN 16 px, batch 8" in out and "| AMP + channels_last |" in out
+    assert "### Seed workload" in out and "AMP ÷ fp32:" in out
