@@ -114,10 +114,15 @@ def resolve(
     else:
         values = {}
         for spec in specs:
-            for key, value in spec.defaults.items():
+            # Plain settings first: "wgan.steps" (a run setting for when wgan is in the run) refines "steps".
+            for key, value in sorted(spec.defaults.items(), key=lambda item: "." in item[0]):
                 component, dot, option = key.partition(".")
-                if dot:  # an option of another component, applied only when it is in the run
-                    if component in in_run:
+                if dot:  # about another component, applied only when it is in the run
+                    if component not in in_run:
+                        continue
+                    if option in RUN_FIELDS and option not in _options_of(in_run[component]):
+                        values[option] = value  # a run setting that suits this component
+                    else:
                         suggested_options.setdefault(component, {})[option] = value
                 elif key in RUN_FIELDS and key != "options":
                     values[key] = value
@@ -142,3 +147,7 @@ def resolve(
     config = make_run_config(values)
     component_configs = {spec.name: spec.make_config(merged_options[spec.name]) for spec in specs}
     return ResolvedRun(config, data, arch, loss, regs, scheme, trackers, metrics, component_configs)
+
+
+def _options_of(spec: ComponentSpec) -> set[str]:
+    return set(attrs.fields_dict(spec.config)) if spec.config is not None and attrs.has(spec.config) else set()

@@ -319,3 +319,23 @@ def test_convert_value(value, tp, expected):
 def test_convert_value_rejects(value, tp):
     with pytest.raises(GankitError, match="^k "):
         convert_value("k", value, tp)
+
+
+def test_a_component_may_suggest_a_run_setting_for_when_another_is_in_the_run():
+    """``wgan.steps`` from a data source: its step budget for wgan runs, below what the user types."""
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    reg = registry()
+    data = reg.get("data", "ring8")
+    original = dict(data.defaults)
+    try:
+        data.defaults.update({"steps": 900, "wgan.steps": 300, "hinge.n_critic": 2})
+        assert resolve(reg, {"data": "ring8"}).config.steps == 900
+        wgan = resolve(reg, {"data": "ring8", "loss": "wgan"}).config
+        assert wgan.steps == 300 and wgan.n_critic == 5  # wgan's own n_critic still wins over the data's
+        assert resolve(reg, {"data": "ring8", "loss": "wgan", "steps": 50}).config.steps == 50
+        assert resolve(reg, {"data": "ring8", "loss": "hinge"}).config.n_critic == 2
+    finally:
+        data.defaults.clear()
+        data.defaults.update(original)

@@ -33,6 +33,10 @@ def compile_networks(
 ) -> tuple[dict[str, nn.Module], CompileReport]:
     """``nets`` with each network torch.compiled, except discriminators that ``double_backward_by``
     (the regularizers that take gradients of D's input gradient) need eager."""
+    # Every compiled module shares one wrapper function, and a GAN step calls each network in several
+    # variants (with and without grad, D frozen, fp32 real and bf16 fake batches under AMP): dynamo's
+    # default of 8 graphs per function would fall back to eager after the first few.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     compiled: dict[str, nn.Module] = {}
     eager: dict[str, str] = {}
     for name, network in nets.items():
