@@ -457,7 +457,7 @@ def section_compile(args: argparse.Namespace, work: Path) -> str:
             rates[compiled] = 1 / seconds
             if compiled:
                 report = trainer.compiled.describe()
-                compile_seconds = warm - 50 * seconds
+                compile_seconds = max(0.0, warm - 50 * seconds)
         rows.append([label, f"{rates[False]:.1f}", f"{rates[True]:.1f}", f"{rates[True] / rates[False]:.2f}",
                      f"{compile_seconds:.0f}", report])  # fmt: skip
         print(f"compile {label}: {rates[True] / rates[False]:.2f}", flush=True)
