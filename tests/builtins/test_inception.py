@@ -17,6 +17,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 torch_fidelity = pytest.importorskip("torch_fidelity")
 
@@ -62,8 +63,8 @@ def weights(tmp_path_factory) -> Path:
         for module in net.modules():
             if isinstance(module, torch.nn.Conv2d):  # He init keeps activations from fading over 90 layers
                 torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-    path = tmp_path_factory.mktemp("inception") / "inception.pth"
-    torch.save(net.state_dict(), path)
+    path = tmp_path_factory.mktemp("inception") / "inception.safetensors"
+    save_file(net.state_dict(), str(path))
     return path
 
 
@@ -127,7 +128,7 @@ def test_fid_and_kid_match_torch_fidelity_on_the_same_features(weights):
     assert darker["fid"] > 1.0 and darker["kid"] > 5 * abs(same["kid"])
 
     protocol = metric.protocol()
-    assert protocol["samples"] == 6 and protocol["weights"] == "inception.pth"
+    assert protocol["samples"] == 6 and protocol["weights"] == "inception.safetensors"
     assert len(protocol["weights_sha256"]) == 64 and protocol["torch_fidelity"] == torch_fidelity.__version__
     json.dumps(protocol)
 
@@ -139,11 +140,10 @@ def test_conforms_to_the_testing_kit(weights):
 
 
 def test_safetensors_weights_load_to_the_same_network(weights, tmp_path):
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file
 
-    state = torch.load(weights, weights_only=True)
-    save_file(state, str(tmp_path / "inception.safetensors"))
-    loaded, _ = load_extractor(tmp_path / "inception.safetensors")
+    state = load_file(str(weights))
+    loaded, _ = load_extractor(weights)
     for key, tensor in loaded.state_dict().items():
         assert torch.equal(tensor, state[key]), key
 
@@ -208,17 +208,17 @@ def test_eval_with_a_missing_weights_file(gankit, digits_run):
 
 
 def test_eval_with_a_file_that_is_not_weights(gankit, digits_run, tmp_path):
-    (tmp_path / "garbage.pth").write_bytes(os.urandom(1000))
+    (tmp_path / "garbage.safetensors").write_bytes(os.urandom(1000))
     line = _one_error_line(
-        gankit("eval", digits_run, "--metric", "inception", "--set", "inception.weights=garbage.pth")
+        gankit("eval", digits_run, "--metric", "inception", "--set", "inception.weights=garbage.safetensors")
     )
-    assert "'garbage.pth'" in line and "plain tensors" in line
+    assert "'garbage.safetensors'" in line and "plain tensors" in line
 
 
 def test_eval_with_weights_of_another_network(gankit, digits_run, tmp_path):
-    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "linear.pth")
-    line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "linear.pth"))
-    assert "'linear.pth' are not Inception-v3's" in line and "Missing key(s)" in line
+    save_file(torch.nn.Linear(2, 2).state_dict(), str(tmp_path / "linear.safetensors"))
+    line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "linear.safetensors"))
+    assert "'linear.safetensors' are not Inception-v3's" in line and "Missing key(s)" in line
 
 
 class _RunsCode:
@@ -230,6 +230,11 @@ def test_eval_never_runs_code_pickled_in_the_weights(gankit, digits_run, tmp_pat
     torch.save({"fc.weight": _RunsCode()}, tmp_path / "hostile.pth")
     line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "hostile.pth"))
     assert "'hostile.pth'" in line and "loads safely" in line
+    assert not (tmp_path / "pwned").exists()
+    # Renamed, the pickle is refused by the safetensors header.
+    (tmp_path / "hostile.pth").rename(tmp_path / "hostile.safetensors")
+    line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "hostile.safetensors"))
+    assert "'hostile.safetensors' is not a .safetensors file of plain tensors" in line
     assert not (tmp_path / "pwned").exists()
 
 

@@ -10,10 +10,10 @@ KID subsets, which is why the protocol records all of them (and the weights' SHA
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -27,9 +27,11 @@ from gankit_builtins.metrics.distances import frechet_distance, kid_subsets
 WEIGHTS_ENV = "GANKIT_INCEPTION_WEIGHTS"
 #: The weights file torch-fidelity itself would download (from its GitHub release v0.2.0).
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+#: Where the one-line conversion of the published file to .safetensors is (the user runs it, once).
+CONVERT = "the one-line command under 'Inception weights' in docs/concepts.md"
 WHERE_TO_GET = (
     f"download {WEIGHTS_FILE} from torch-fidelity's GitHub release v0.2.0 (the file torch-fidelity "
-    "itself would fetch), or convert the same state dict to .safetensors"
+    f"itself would fetch) and convert it once with {CONVERT}"
 )
 
 # One loaded network and one set of reference features, reused while the inputs are unchanged:
@@ -54,30 +56,31 @@ def weights_path(option: str | None) -> Path:
 
 
 def read_weights(path: Path) -> tuple[dict[str, Tensor], str]:
-    """The state dict in ``path`` (a PyTorch file or ``.safetensors``), read without running pickled code,
-    and the file's SHA-256."""
+    """The state dict in the ``.safetensors`` file ``path``, and the file's SHA-256.
+
+    gankit unpickles nothing, not even with torch's restricted loader: the user converts the published
+    ``.pth`` weights once (docs/concepts.md).
+    """
+    if path.suffix != ".safetensors":
+        raise GankitError(
+            f"Inception weights {str(path)!r} are not a .safetensors file; gankit never unpickles, as no "
+            f"pickle loads safely: convert the file once with {CONVERT}"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise GankitError(f"cannot read Inception weights {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load
+    from safetensors import SafetensorError
+    from safetensors.torch import load
 
-            state = load(data)
-        else:
-            # weights_only: tensors and plain containers only, so a hostile file cannot run code.
-            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception:  # damaged, not a tensor file, or pickled objects that weights_only refuses
+    try:
+        state = load(data)
+    except SafetensorError:
         raise GankitError(
-            f"Inception weights {str(path)!r} is not a state dict that loads safely (a PyTorch file of "
-            f"plain tensors, or .safetensors); {WHERE_TO_GET}"
+            f"Inception weights {str(path)!r} is not a .safetensors file of plain tensors; {WHERE_TO_GET}"
         ) from None
-    if not isinstance(state, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):
-        raise GankitError(
-            f"Inception weights {str(path)!r} holds a {type(state).__name__}, not a state dict of tensors; "
-            + WHERE_TO_GET
-        )
+    if not state:
+        raise GankitError(f"Inception weights {str(path)!r} holds no tensors; {WHERE_TO_GET}")
     return state, hashlib.sha256(data).hexdigest()
 
 
@@ -87,16 +90,29 @@ def build_extractor(state: dict[str, Tensor]) -> nn.Module:
     Raises ``RuntimeError`` (from ``load_state_dict``) when ``state`` is not Inception-v3's.
     """
     try:
-        from torch_fidelity import FeatureExtractorInceptionV3
+        import torch_fidelity.feature_extractor_inceptionv3 as inception_module
     except ImportError:
         raise GankitError("metric 'inception' needs torch-fidelity: pip install 'gankit[inception]'") from None
-    # torch-fidelity 0.4 reads its weights with torch's loader and weights_only=False, which would run any
-    # code pickled into a hostile file, and downloads them when given no path. It gets a file object
-    # instead: the tensors read safely above, serialized again in memory, so it unpickles nothing else.
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    buffer.seek(0)
-    return FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=buffer)
+    # torch-fidelity 0.4's constructor unpickles its weights file (weights_only=False) or downloads it.
+    # Its module sees a torch whose `load` hands over the tensors read above instead: nothing is
+    # unpickled or fetched, and the rest of torch is untouched.
+    with mock.patch.object(inception_module, "torch", _TorchLoadingFrom(state)):
+        return inception_module.FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path="(read by gankit)"
+        )
+
+
+class _TorchLoadingFrom:
+    """``torch``, except that ``load(...)`` returns a given state dict."""
+
+    def __init__(self, state: dict[str, Tensor]):
+        self._state = state
+
+    def load(self, *args: Any, **kwargs: Any) -> dict[str, Tensor]:
+        return self._state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(torch, name)
 
 
 def load_extractor(path: Path) -> tuple[nn.Module, str]:
