@@ -57,3 +57,13 @@ def run_gankit(tmp_path):
         return result
 
     return run
+
+
+def one_error_line(result) -> str:
+    """A click result that failed with exit 2 and printed exactly one ``Error: ...`` line, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    return lines[0]

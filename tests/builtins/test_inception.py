@@ -32,6 +32,7 @@ from gankit_builtins.metrics.inception import (  # noqa: E402
 from gankit import GankitError  # noqa: E402
 from gankit.components import DataDescription, EvalContext, TensorDataset  # noqa: E402
 from gankit.testing import check_component  # noqa: E402
+from tests.conftest import one_error_line  # noqa: E402
 
 TINY_RUN = "--steps 2 --batch-size 8 --z-dim 4 --set arch.g_hidden=16 --set arch.d_hidden=16 -q".split()
 
@@ -168,15 +169,6 @@ def test_without_torch_fidelity_says_how_to_install_it(monkeypatch):
 # -- through `gankit eval` ------------------------------------------------------------------------------
 
 
-def _one_error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("Error: ")
-    return lines[0]
-
-
 @pytest.fixture
 def digits_run(gankit):
     assert gankit("run", *TINY_RUN, "--name", "d").exit_code == 0
@@ -196,20 +188,20 @@ def test_eval_scores_a_run_with_weights_from_the_environment(gankit, digits_run,
 
 
 def test_eval_without_weights_says_where_to_get_them(gankit, digits_run):
-    line = _one_error_line(gankit("eval", digits_run, "--metric", "inception"))
+    line = one_error_line(gankit("eval", digits_run, "--metric", "inception"))
     assert "--inception-weights PATH" in line and "GANKIT_INCEPTION_WEIGHTS" in line
     assert "weights-inception-2015-12-05-6726825d.pth" in line
 
 
 def test_eval_with_a_missing_weights_file(gankit, digits_run):
     # --inception-weights alone asks for the metric.
-    line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "no/such.pth"))
+    line = one_error_line(gankit("eval", digits_run, "--inception-weights", "no/such.pth"))
     assert "'no/such.pth' not found" in line and "weights-inception-2015-12-05-6726825d.pth" in line
 
 
 def test_eval_with_a_file_that_is_not_weights(gankit, digits_run, tmp_path):
     (tmp_path / "garbage.safetensors").write_bytes(os.urandom(1000))
-    line = _one_error_line(
+    line = one_error_line(
         gankit("eval", digits_run, "--metric", "inception", "--set", "inception.weights=garbage.safetensors")
     )
     assert "'garbage.safetensors'" in line and "plain tensors" in line
@@ -217,7 +209,7 @@ def test_eval_with_a_file_that_is_not_weights(gankit, digits_run, tmp_path):
 
 def test_eval_with_weights_of_another_network(gankit, digits_run, tmp_path):
     save_file(torch.nn.Linear(2, 2).state_dict(), str(tmp_path / "linear.safetensors"))
-    line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "linear.safetensors"))
+    line = one_error_line(gankit("eval", digits_run, "--inception-weights", "linear.safetensors"))
     assert "'linear.safetensors' are not Inception-v3's" in line and "Missing key(s)" in line
 
 
@@ -228,22 +220,22 @@ class _RunsCode:
 
 def test_eval_never_runs_code_pickled_in_the_weights(gankit, digits_run, tmp_path):
     torch.save({"fc.weight": _RunsCode()}, tmp_path / "hostile.pth")
-    line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "hostile.pth"))
+    line = one_error_line(gankit("eval", digits_run, "--inception-weights", "hostile.pth"))
     assert "'hostile.pth'" in line and "loads safely" in line
     assert not (tmp_path / "pwned").exists()
     # Renamed, the pickle is refused by the safetensors header.
     (tmp_path / "hostile.pth").rename(tmp_path / "hostile.safetensors")
-    line = _one_error_line(gankit("eval", digits_run, "--inception-weights", "hostile.safetensors"))
+    line = one_error_line(gankit("eval", digits_run, "--inception-weights", "hostile.safetensors"))
     assert "'hostile.safetensors' is not a .safetensors file of plain tensors" in line
     assert not (tmp_path / "pwned").exists()
 
 
 def test_eval_refuses_points(gankit, weights):
     assert gankit("run", "--data", "grid25", *TINY_RUN, "--name", "g").exit_code == 0
-    line = _one_error_line(gankit("eval", "runs/g", "--inception-weights", str(weights)))
+    line = one_error_line(gankit("eval", "runs/g", "--inception-weights", str(weights)))
     assert "metric 'inception'" in line and "'grid25'" in line and "points" in line
 
 
 def test_eval_set_takes_metric_options_only(gankit, digits_run):
-    line = _one_error_line(gankit("eval", digits_run, "--set", "arch.g_hidden=8"))
+    line = one_error_line(gankit("eval", digits_run, "--set", "arch.g_hidden=8"))
     assert "'arch'" in line and "inception" in line

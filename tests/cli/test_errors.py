@@ -7,17 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import one_error_line  # noqa: E402
 
 TINY = ("--steps", "2", "--batch-size", "8", "--z-dim", "4", "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16", "-q")
-
-
-def _one_error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +33,7 @@ def _one_error_line(result) -> str:
     ],
 )
 def test_bad_run_input(gankit, tmp_path, args, fragments):
-    line = _one_error_line(gankit("run", *TINY, *args))
+    line = one_error_line(gankit("run", *TINY, *args))
     for fragment in fragments:
         assert fragment in line
     assert not (tmp_path / "runs").exists()  # nothing is created for a run that never starts
@@ -49,18 +41,18 @@ def test_bad_run_input(gankit, tmp_path, args, fragments):
 
 def test_malformed_toml_config(gankit, tmp_path):
     (tmp_path / "bad.toml").write_text('loss = "wgan"\nsteps = = 3\n')
-    line = _one_error_line(gankit("run", *TINY, "--config", "bad.toml"))
+    line = one_error_line(gankit("run", *TINY, "--config", "bad.toml"))
     assert "'bad.toml'" in line and "not valid TOML" in line and "line 2" in line
 
 
 def test_toml_with_unknown_key(gankit, tmp_path):
     (tmp_path / "typo.toml").write_text("bach_size = 3\n")
-    line = _one_error_line(gankit("run", *TINY, "--config", "typo.toml"))
+    line = one_error_line(gankit("run", *TINY, "--config", "typo.toml"))
     assert "'bach_size'" in line and "did you mean 'batch_size'?" in line
 
 
 def test_sample_missing_path(gankit):
-    line = _one_error_line(gankit("sample", "runs/never-trained", "-n", "4", "-o", "x.png"))
+    line = one_error_line(gankit("sample", "runs/never-trained", "-n", "4", "-o", "x.png"))
     assert "'runs/never-trained'" in line
 
 
@@ -72,16 +64,16 @@ def trained(gankit, tmp_path) -> Path:
 
 
 def test_sample_unknown_output_format(gankit, trained, tmp_path):
-    line = _one_error_line(gankit("sample", str(trained), "-n", "4", "-o", "out.txt"))
+    line = one_error_line(gankit("sample", str(trained), "-n", "4", "-o", "out.txt"))
     assert "'.txt'" in line and "'out.txt'" in line and ".png, .npy" in line
     assert not (tmp_path / "out.txt").exists()
-    line = _one_error_line(gankit("sample", str(trained), "-o", "noext"))
+    line = one_error_line(gankit("sample", str(trained), "-o", "noext"))
     assert "'(none)'" in line
 
 
 def test_sample_empty_run_folder(gankit, tmp_path):
     (tmp_path / "empty").mkdir()
-    line = _one_error_line(gankit("sample", "empty", "-o", "x.png"))
+    line = one_error_line(gankit("sample", "empty", "-o", "x.png"))
     assert "no checkpoint in 'empty'" in line
 
 
@@ -92,7 +84,7 @@ def test_existing_run_folder_is_refused_and_kept_intact(gankit, trained):
     metrics_before = (trained / "metrics.jsonl").read_bytes()
     samples_before = sorted(p.name for p in (trained / "samples").iterdir())
 
-    line = _one_error_line(gankit("run", *TINY, "--name", "first"))
+    line = one_error_line(gankit("run", *TINY, "--name", "first"))
     assert "already holds a run" in line
     assert "--resume runs/first" in line and "--name" in line
 
@@ -104,13 +96,13 @@ def test_existing_run_folder_is_refused_and_kept_intact(gankit, trained):
 
 def test_resume_with_a_changed_setting_is_refused(gankit, trained):
     before = {p.name: p.read_bytes() for p in (trained / "checkpoints").iterdir()}
-    line = _one_error_line(gankit("run", "--resume", str(trained), "--loss", "hinge", "--steps", "3", "-q"))
+    line = one_error_line(gankit("run", "--resume", str(trained), "--loss", "hinge", "--steps", "3", "-q"))
     assert "loss" in line and "'bce'" in line and "'hinge'" in line
     assert {p.name: p.read_bytes() for p in (trained / "checkpoints").iterdir()} == before
 
 
 def test_list_unknown_kind(gankit):
-    line = _one_error_line(gankit("list", "lossez"))
+    line = one_error_line(gankit("list", "lossez"))
     assert "'lossez'" in line
 
 
