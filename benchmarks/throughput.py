@@ -356,12 +356,13 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         batch = 64
         trainer = build_trainer(arch, loss, reg, batch)
         plain = PlainLoop(trainer, loss, reg)
-        steps = 20 if arch == "dcgan" else 60
+        steps = 10 if arch == "dcgan" else 30
         plain_block = lambda: [plain.step() for _ in range(steps)]  # noqa: E731
         contenders = {"gankit": gankit_block(trainer, steps), "plain": plain_block}
         for block in contenders.values():  # warm-up: allocator, kernels, optimizer state
             block()
-        times = alternate(contenders, 3 if args.quick else 15)
+        # Many short paired blocks: the VM's speed drifts by ~10 % over seconds, so pairs must be close.
+        times = alternate(contenders, 3 if args.quick else 30)
         # The median of round-by-round ratios: a slow spell of the machine hits both sides of a round.
         ratio = statistics.median(g / p for g, p in zip(times["gankit"], times["plain"]))
         seconds = {name: statistics.median(t) for name, t in times.items()}

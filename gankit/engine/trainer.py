@@ -21,9 +21,16 @@ from gankit.components import (
     TrackerContext,
 )
 from gankit.engine.amp import Precision
-from gankit.engine.compiling import CompileReport, compile_networks
 from gankit.engine.batches import BatchStream
-from gankit.engine.devices import choose_device, configure_determinism, rng_state, seed_everything, set_rng_state
+from gankit.engine.compiling import CompileReport, compile_networks
+from gankit.engine.devices import (
+    choose_device,
+    configure_determinism,
+    keep_freed_host_memory,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from gankit.engine.distributed import init_world
 from gankit.engine.model import Model, expect
 from gankit.engine.step import NonFiniteStep, StepContext
@@ -74,6 +81,8 @@ class Trainer:
         self.world, device_name = init_world(cfg.device)
         self.device = choose_device(device_name)
         configure_determinism(self.device, cfg.deterministic)
+        if self.device.type == "cpu":
+            keep_freed_host_memory()
         seed_everything(cfg.seed)
         request = DataRequest(root=cfg.data_root, download=cfg.download, resolution=cfg.resolution)
         self.dataset: Dataset = expect(
