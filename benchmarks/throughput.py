@@ -357,7 +357,7 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         trainer = build_trainer(arch, loss, reg, batch)
         plain = PlainLoop(trainer, loss, reg)
         steps = 10 if arch == "dcgan" else 30
-        plain_block = lambda: [plain.step() for _ in range(steps)]  # noqa: E731
+        plain_block = lambda plain=plain, steps=steps: [plain.step() for _ in range(steps)]  # noqa: E731
         contenders = {"gankit": gankit_block(trainer, steps), "plain": plain_block}
         for block in contenders.values():  # warm-up: allocator, kernels, optimizer state
             block()
@@ -393,7 +393,9 @@ def section_startup(args: argparse.Namespace, work: Path) -> str:
     rows = []
     for label, (command, target) in commands.items():
         subprocess.run(command, check=True, capture_output=True)  # warm the file cache
-        seconds = median_time(lambda: subprocess.run(command, check=True, capture_output=True), 3 if args.quick else 7)
+        seconds = median_time(
+            lambda command=command: subprocess.run(command, check=True, capture_output=True), 3 if args.quick else 7
+        )
         verdict = "" if target is None else ("met" if seconds <= target else "MISSED")
         rows.append([label, f"{seconds:.2f}", f"{target:.1f}" if target else "", verdict])
         print(f"startup {label}: {seconds:.2f} s", flush=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from gankit.engine.lr_schedule import LR_SCHEDULES
 from gankit.errors import GankitError, choice_error
 
 AMP_CHOICES = ("auto", "on", "off", "fp16", "bf16")
@@ -47,6 +48,11 @@ def _at_most(limit: int) -> Any:
 def _betas(instance: Any, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
     if len(value) != 2 or not all(0.0 <= b < 1.0 for b in value):
         raise GankitError(f"betas must be two numbers in [0, 1), got {value!r}")
+
+
+def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise GankitError(f"{attribute.name} must be a fraction of the run in [0, 1), got {value!r}")
 
 
 def _ema(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -86,6 +92,10 @@ class RunConfig:
     lr_g: float = attrs.field(default=2e-4, validator=_positive)
     lr_d: float = attrs.field(default=2e-4, validator=_positive)
     betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=tuple, validator=_betas)
+    #: Decay of both learning rates towards 0 at the last step: constant (none), linear or cosine.
+    lr_schedule: str = attrs.field(default="constant", validator=_choice(LR_SCHEDULES))
+    #: Where the decay starts, as a fraction of the run (0: from the first step).
+    lr_decay_start: float = attrs.field(default=0.0, validator=_fraction)
     n_critic: int = attrs.field(default=1, validator=_positive)
     z_dim: int = attrs.field(default=64, validator=[_positive, _at_most(65536)])
     seed: int = attrs.field(default=0, validator=[_non_negative, _at_most(2**63 - 1)])

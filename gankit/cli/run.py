@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from gankit.config import AMP_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES
+from gankit.engine.lr_schedule import LR_SCHEDULES
 from gankit.errors import GankitError
 
 
@@ -46,6 +47,16 @@ class Betas(click.ParamType):
 @click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
 @click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
 @click.option("--betas", type=Betas(), help="Adam betas, e.g. 0.5,0.999.")
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(LR_SCHEDULES),
+    help="Decay both learning rates towards 0 at the last step: constant (default), linear, cosine.",
+)
+@click.option(
+    "--lr-decay-start",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Fraction of the run after which the decay starts (default 0).",
+)
 @click.option(
     "--optimizer", type=click.Choice(OPTIMIZER_CHOICES), help="Optimizer (default adam; clip suggests rmsprop)."
 )

@@ -32,6 +32,7 @@ from gankit.engine.devices import (
     set_rng_state,
 )
 from gankit.engine.distributed import init_world
+from gankit.engine.lr_schedule import lr_factor
 from gankit.engine.model import Model, expect
 from gankit.engine.step import NonFiniteStep, StepContext
 from gankit.errors import GankitError
@@ -98,6 +99,7 @@ class Trainer:
             name: self._optimizer(name, [p for n in net_names for p in model.nets[n].parameters()])
             for name, net_names in model.scheme.optimizers.items()
         }
+        self._base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in self.optimizers.items()}
         # The scheme trains DDP-wrapped (and compiled) networks; checkpoints and sampling use model.nets.
         trained = {name: self.world.wrap(net, self.device) for name, net in model.nets.items()}
         self.compiled: CompileReport | None = None
@@ -253,11 +255,20 @@ class Trainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """One iteration: the scheme's step, then the EMA. Returns the scheme's metrics, still on the device."""
         self.context.iteration = self.step + 1
+        if self.run.config.lr_schedule != "constant":
+            self._schedule_learning_rates()
         metrics = self.model.scheme.step(self.context)
         for ema in self.model.ema.values():
             ema.update()
         self.step += 1
         return metrics
+
+    def _schedule_learning_rates(self) -> None:
+        cfg = self.run.config
+        factor = lr_factor(cfg.lr_schedule, cfg.lr_decay_start, self.step, self.total_steps)
+        for name, optimizer in self.optimizers.items():
+            for group, base in zip(optimizer.param_groups, self._base_lrs[name]):
+                group["lr"] = base * factor
 
     def fit(self, folder: RunFolder) -> dict[str, Any]:
         """Train to ``total_steps`` (or a stop signal); only the main process writes files and reports."""
