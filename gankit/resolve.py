@@ -113,23 +113,25 @@ def resolve(
         values = dict(base)
     else:
         values = {}
+        # "wgan.lr_g" from a data source: a run setting for when wgan is in the run. It refines wgan's own
+        # suggestion (applied right after it), and a later component's suggestion (clip's rates) still wins.
+        refinements: dict[str, dict[str, Any]] = {}
         for spec in specs:
-            # Plain settings first: "wgan.steps" (a run setting for when wgan is in the run) refines "steps".
-            for key, value in sorted(spec.defaults.items(), key=lambda item: "." in item[0]):
+            for key, value in spec.defaults.items():
                 component, dot, option = key.partition(".")
-                if dot:  # about another component, applied only when it is in the run
-                    if component not in in_run:
-                        continue
+                if not dot:
+                    if key not in RUN_FIELDS or key == "options":
+                        raise GankitError(
+                            f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r}) suggests unknown setting {key!r}"
+                        )
+                elif component in in_run:  # about another component: only when it is in the run
                     if option in RUN_FIELDS and option not in _options_of(in_run[component]):
-                        values[option] = value  # a run setting that suits this component
+                        refinements.setdefault(component, {})[option] = value
                     else:
                         suggested_options.setdefault(component, {})[option] = value
-                elif key in RUN_FIELDS and key != "options":
-                    values[key] = value
-                else:
-                    raise GankitError(
-                        f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r}) suggests unknown setting {key!r}"
-                    )
+        for spec in specs:
+            values |= {key: value for key, value in spec.defaults.items() if "." not in key}
+            values |= refinements.get(spec.name, {})
     values |= explicit
     if "steps" in explicit and "epochs" not in explicit:
         values["epochs"] = None  # an explicit step count beats a suggested (or saved) epoch count

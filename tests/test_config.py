@@ -190,7 +190,7 @@ def test_component_defaults_apply_when_not_set():
     assert cfg.lr_d == pytest.approx(1e-4)
     assert cfg.betas == (0.5, 0.9)
     # digits (the default data) suggests its own steps.
-    assert cfg.steps == 3000
+    assert cfg.steps == 5000
     # bce suggests nothing: RunConfig's defaults.
     assert _resolve({"loss": "bce"}).config.n_critic == 1
 
@@ -336,6 +336,10 @@ def test_a_component_may_suggest_a_run_setting_for_when_another_is_in_the_run():
         assert wgan.steps == 300 and wgan.n_critic == 5  # wgan's own n_critic still wins over the data's
         assert resolve(reg, {"data": "ring8", "loss": "wgan", "steps": 50}).config.steps == 50
         assert resolve(reg, {"data": "ring8", "loss": "hinge"}).config.n_critic == 2
+        # It refines the named component's own suggestion; a later component's still wins (clip's rates).
+        data.defaults.update({"wgan.lr_d": 3e-4})
+        assert resolve(reg, {"data": "ring8", "loss": "wgan"}).config.lr_d == 3e-4
+        assert resolve(reg, {"data": "ring8", "loss": "wgan", "regs": ("clip",)}).config.lr_d == 5e-5
     finally:
         data.defaults.clear()
         data.defaults.update(original)
