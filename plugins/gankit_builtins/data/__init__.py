@@ -50,7 +50,7 @@ class FolderConfig:
 #   iteration, the same progress per iteration.
 # - wgan.* (run settings for runs with wgan, refining wgan's own suggestions): an iteration of wgan (5 critic
 #   steps) takes about 2.5 times as long as one of bce + r1, so wgan runs get their own budget of about a
-#   minute; at wgan's rates (1e-4) 2 of 5 seeds missed a grid25 mode, at 3e-4 none did.
+#   minute; at wgan's rates (1e-4) 3 of 5 seeds missed a grid25 mode, at 3e-4 none did.
 # - grid25: rates decaying linearly over the second half lift the ~95 % plateau (95.0 to 95.6 % over 5
 #   seeds); on ring8 the decay spread the seeds (96.7-98.4 %) where constant rates give 97.2-97.4 %.
 _TOY_COMMON = {
