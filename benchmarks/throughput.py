@@ -364,13 +364,16 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         batch = 64
         trainer = build_trainer(arch, loss, reg, batch)
         plain = PlainLoop(trainer, loss, reg)
-        steps = 10 if arch == "dcgan" else 30
+        for _ in range(10):  # warm-up: allocator, kernels, optimizer state
+            trainer.train_step()
+            plain.step()
+        # Blocks of about 0.1 s, whatever a step costs, and many pairs of them: the VM's speed drifts by
+        # ~10 % over seconds, so the two sides of a pair must run close together, and the cheapest
+        # steps need as many pairs as the dearest to average out the timer's and the machine's jitter.
+        steps = max(3, round(0.1 / median_time(plain.step, 5)))
         plain_block = lambda plain=plain, steps=steps: [plain.step() for _ in range(steps)]  # noqa: E731
         contenders = {"gankit": gankit_block(trainer, steps), "plain": plain_block}
-        for block in contenders.values():  # warm-up: allocator, kernels, optimizer state
-            block()
-        # Many short paired blocks: the VM's speed drifts by ~10 % over seconds, so pairs must be close.
-        times = alternate(contenders, 3 if args.quick else 30)
+        times = alternate(contenders, 3 if args.quick else 80)
         # The median of round-by-round ratios: a slow spell of the machine hits both sides of a round.
         ratio = statistics.median(g / p for g, p in zip(times["gankit"], times["plain"]))
         seconds = {name: statistics.median(t) for name, t in times.items()}
@@ -435,8 +438,8 @@ def section_growth(args: argparse.Namespace, work: Path) -> str:
         seconds = median_time(block, 5) / 10
         rows.append(["width (batch 128)", width, f"{1000 * seconds:.2f}", f"{1e6 * seconds / 128:.1f}"])
     return (
-        "### Growth\n\n`mlp` + `bce` on digits, float32: step time against batch size (widths 256-512-1024 / "
-        "512-256), and against width (3 hidden layers in G, 2 in D, all that wide).\n\n"
+        "### Growth\n\n`mlp` + `bce` on digits, float32: step time against batch size (the digits' suggested "
+        "3×256 MLPs and EMA), and against width (3 hidden layers in G, 2 in D, all that wide).\n\n"
         + table(["varied", "value", "ms/step", "µs/sample"], rows)
         + "\n"
     )
