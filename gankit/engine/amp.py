@@ -35,11 +35,9 @@ class Precision:
         self.device_type = device.type
         # Only float16 can overflow or underflow where float32 would not; bfloat16 needs no scaler.
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.enabled and self.dtype == torch.float16)
+        #: Whether losses are scaled (float16 only): fixed for the run, read on every optimizer step.
+        self.scaled = self.scaler.is_enabled()
         self._one = torch.ones((), device=device)
-
-    @property
-    def scaled(self) -> bool:
-        return self.scaler.is_enabled()
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if not self.enabled:

@@ -7,8 +7,6 @@ checkpoint for exact resume.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 
 from gankit.components import Dataset
@@ -16,9 +14,32 @@ from gankit.engine.distributed import World
 from gankit.errors import GankitError
 
 
-class Batch(NamedTuple):
-    x: torch.Tensor
-    y: torch.Tensor | None = None
+class Batch:
+    """Samples ``x`` and, for labelled data, their labels ``y``. The labels are gathered when first
+    read: a scheme that never reads them (the unconditional one) does not pay for them every step."""
+
+    __slots__ = ("x", "_y", "_labels", "_index")
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        self.x = x
+        self._y = y
+        self._labels: torch.Tensor | None = None
+        self._index: torch.Tensor | None = None
+
+    @classmethod
+    def gathered(cls, x: torch.Tensor, labels: torch.Tensor | None, index: torch.Tensor) -> Batch:
+        batch = cls(x)
+        batch._labels, batch._index = labels, index
+        return batch
+
+    @property
+    def y(self) -> torch.Tensor | None:
+        if self._y is None and self._labels is not None:
+            self._y = self._labels.index_select(0, self._index)
+        return self._y
+
+    def __iter__(self):  # ``x, y = batch``
+        return iter((self.x, self.y))
 
 
 class BatchStream:
@@ -80,8 +101,7 @@ class BatchStream:
             self._start_epoch()
         idx = self.world.shard(self._perm[self.position : self.position + self.global_batch])
         self.position += self.global_batch
-        y = self.labels.index_select(0, idx) if self.labels is not None else None
-        return Batch(self.samples.index_select(0, idx), y)
+        return Batch.gathered(self.samples.index_select(0, idx), self.labels, idx)
 
     def _start_epoch(self) -> None:
         if self._perm is not None:

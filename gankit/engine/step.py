@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -155,15 +154,26 @@ class StepContext:
         if bad is not None:
             raise NonFiniteStep(bad[1], bad[0])
 
-    @contextlib.contextmanager
-    def frozen(self, network: nn.Module) -> Iterator[None]:
+    def frozen(self, network: nn.Module) -> contextlib.AbstractContextManager[None]:
         """No weight gradients for ``network`` inside the block (G's step needs D's input grads only)."""
-        trainable = [p for p in network.parameters() if p.requires_grad]
-        for p in trainable:
+        return _Frozen(network)
+
+
+class _Frozen:
+    """:meth:`StepContext.frozen`, as a class: entered twice per iteration, a generator costs more."""
+
+    def __init__(self, network: nn.Module):
+        self.trainable = [p for p in network.parameters() if p.requires_grad]
+        self.sync = no_sync(network)  # a DDP-wrapped network must not wait for gradients it will not get
+
+    def __enter__(self) -> None:
+        for p in self.trainable:
             p.requires_grad_(False)
+        self.sync.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
         try:
-            with no_sync(network):  # a DDP-wrapped network must not wait for gradients it will not get
-                yield
+            self.sync.__exit__(*exc)
         finally:
-            for p in trainable:
+            for p in self.trainable:
                 p.requires_grad_(True)

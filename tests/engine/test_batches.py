@@ -36,8 +36,8 @@ def test_one_epoch_visits_every_sample_once():
         seen += batch.x[:, 0].long().tolist()
     assert sorted(seen) == list(range(20))
     assert stream.epoch == 0
-    stream.next()
-    assert stream.epoch == 1
+    x, y = stream.next()  # labels gathered on demand, also when unpacked
+    assert stream.epoch == 1 and torch.equal(y.float(), x[:, 0])
 
 
 def test_partial_last_batch_is_dropped_and_epochs_reshuffle():
