@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import one_error_line  # noqa: E402
+from tests.conftest import one_error_line
 
 TINY = ("--steps", "2", "--batch-size", "8", "--z-dim", "4", "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16", "-q")
 
