@@ -21,6 +21,7 @@ from gankit.errors import GankitError
 
 MODES = ("auto", "on", "off", "fp16", "bf16")
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+_NO_AUTOCAST = contextlib.nullcontext()  # stateless and reentrant: one serves every block of every run
 
 
 class Precision:
@@ -41,7 +42,7 @@ class Precision:
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if not self.enabled:
-            return contextlib.nullcontext()
+            return _NO_AUTOCAST
         return torch.autocast(self.device_type, dtype=self.dtype)
 
     def input_gradients(self, scores: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

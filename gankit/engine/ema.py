@@ -15,11 +15,13 @@ class EMA:
         self.decay = decay
         self.shadow = copy.deepcopy(network).eval().requires_grad_(False)
         self._source = network
+        # Listed once: a network's tensors keep their identity once built (moves and checkpoint loads copy
+        # into them), and walking the module tree on every step costs more than the update of a small net.
+        self._params = (list(self.shadow.parameters()), list(network.parameters()))
+        self._buffers = list(zip(self.shadow.buffers(), network.buffers()))
 
     @torch.no_grad()
     def update(self) -> None:
-        params = list(self._source.parameters())
-        shadow = list(self.shadow.parameters())
-        torch._foreach_lerp_(shadow, params, 1.0 - self.decay)
-        for s, b in zip(self.shadow.buffers(), self._source.buffers()):
+        torch._foreach_lerp_(*self._params, 1.0 - self.decay)
+        for s, b in self._buffers:
             s.copy_(b)

@@ -80,6 +80,7 @@ class StepContext:
         self._penalized = [
             r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty
         ]
+        self._frozen: dict[nn.Module, _Frozen] = {}
         self._after_d = [
             r for r in regularizers if type(r).after_discriminator_step is not Regularizer.after_discriminator_step
         ]
@@ -156,24 +157,33 @@ class StepContext:
 
     def frozen(self, network: nn.Module) -> contextlib.AbstractContextManager[None]:
         """No weight gradients for ``network`` inside the block (G's step needs D's input grads only)."""
-        return _Frozen(network)
+        frozen = self._frozen.get(network)
+        if frozen is None:
+            frozen = self._frozen[network] = _Frozen(network)
+        return frozen
 
 
 class _Frozen:
-    """:meth:`StepContext.frozen`, as a class: entered twice per iteration, a generator costs more."""
+    """:meth:`StepContext.frozen`: one per network, its parameters listed once, since it is entered on every
+    iteration. Which of them are trainable is read on entry, and a stack makes nested blocks safe."""
 
     def __init__(self, network: nn.Module):
-        self.trainable = [p for p in network.parameters() if p.requires_grad]
-        self.sync = no_sync(network)  # a DDP-wrapped network must not wait for gradients it will not get
+        self.network = network
+        self.parameters = list(network.parameters())
+        self._entered: list[tuple[list[nn.Parameter], contextlib.AbstractContextManager[object]]] = []
 
     def __enter__(self) -> None:
-        for p in self.trainable:
+        trainable = [p for p in self.parameters if p.requires_grad]
+        sync = no_sync(self.network)  # a DDP-wrapped network must not wait for gradients it will not get
+        for p in trainable:
             p.requires_grad_(False)
-        self.sync.__enter__()
+        sync.__enter__()
+        self._entered.append((trainable, sync))
 
     def __exit__(self, *exc: object) -> None:
+        trainable, sync = self._entered.pop()
         try:
-            self.sync.__exit__(*exc)
+            sync.__exit__(*exc)
         finally:
-            for p in self.trainable:
+            for p in trainable:
                 p.requires_grad_(True)

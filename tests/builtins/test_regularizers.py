@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from gankit import DataDescription, PenaltyInputs, Regularizer, TensorDataset
+from gankit import DataDescription, PenaltyInputs, Regularizer
 from gankit.engine.amp import Precision
-from gankit.engine.batches import BatchStream
 from gankit.engine.step import StepContext
 from gankit.plugins import registry
+from tests.step_contexts import step_context
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -53,8 +53,9 @@ def test_gp_is_positive_and_exact_for_other_norms():
     assert float(penalty.detach()) == pytest.approx(2.0 * (3 - 1) ** 2, rel=1e-5)
     # One-sided: only norms above the target count.
     small = _linear_d(0.5 * w / w.norm())
-    assert float(_reg("gp", one_sided=True).discriminator_penalty(_inputs(small, torch.randn(8, 5), torch.randn(8, 5))).detach()) == 0.0
-    assert float(_reg("gp").discriminator_penalty(_inputs(small, torch.randn(8, 5), torch.randn(8, 5))).detach()) == pytest.approx(10 * 0.25, rel=1e-5)
+    inputs = _inputs(small, torch.randn(8, 5), torch.randn(8, 5))
+    assert float(_reg("gp", one_sided=True).discriminator_penalty(inputs).detach()) == 0.0
+    assert float(_reg("gp").discriminator_penalty(inputs).detach()) == pytest.approx(10 * 0.25, rel=1e-5)
 
 
 def test_gp_backpropagates_into_the_weights():
@@ -106,29 +107,6 @@ class CountingPenalty(Regularizer):
         return torch.tensor(1.0)
 
 
-def _context(regularizers, d: nn.Module | None = None) -> StepContext:
-    data = TensorDataset(DataDescription("pts", (2,), "points"), torch.randn(32, 2))
-    g = nn.Sequential(nn.Linear(4, 2))
-    d = d or nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1), nn.Flatten(0))
-    optimizers = {
-        "discriminator": torch.optim.SGD(d.parameters(), lr=0.5),
-        "generator": torch.optim.SGD(g.parameters(), lr=0.5),
-    }
-    return StepContext(
-        nets={"generator": g, "discriminator": d},
-        optimizers=optimizers,
-        loss=registry().get("loss", "wgan").create(None),
-        regularizers=regularizers,
-        precision=Precision(CPU, "off"),
-        batches=BatchStream(data, 8, CPU, seed=0),
-        z_dim=4,
-        n_critic=1,
-        device=CPU,
-        optimized_networks={"discriminator": ("discriminator",), "generator": ("generator",)},
-        discriminators=("discriminator",),
-    )
-
-
 def _d_step(t: StepContext):
     d = t.nets["discriminator"]
     real = t.next_batch().x
@@ -141,7 +119,7 @@ def _d_step(t: StepContext):
 
 def test_lazy_penalty_runs_on_every_nth_discriminator_step_scaled_by_n():
     every3, every1 = CountingPenalty(3), CountingPenalty(1)
-    t = _context([every3, every1])
+    t = step_context([every3, every1])
     totals = [_d_step(t) for _ in range(9)]
     assert t.d_steps == 9
     assert every3.calls == 3 and every1.calls == 9
@@ -151,7 +129,7 @@ def test_lazy_penalty_runs_on_every_nth_discriminator_step_scaled_by_n():
 
 def test_generator_steps_do_not_advance_the_lazy_counter():
     lazy = CountingPenalty(2)
-    t = _context([lazy])
+    t = step_context([lazy])
     for _ in range(3):
         assert _d_step(t) is not None
         t.optimize("generator", t.nets["generator"](t.noise()).sum())
@@ -159,11 +137,11 @@ def test_generator_steps_do_not_advance_the_lazy_counter():
     assert t.d_steps == 6 and lazy.calls == 3
 
 
-def test_real_r1_every_n_through_step_context():
+def test_real_r1_every_n_through_stepstep_context():
     torch.manual_seed(0)
     w = torch.randn(2)
     d = _linear_d(w)
-    t = _context([_reg("r1", gamma=2.0, every=4)], d=d)
+    t = step_context([_reg("r1", gamma=2.0, every=4)], d=d)
     for step in range(8):
         current = d[0].weight.detach().clone()
         real = t.next_batch().x
@@ -177,7 +155,7 @@ def test_real_r1_every_n_through_step_context():
 
 
 def test_no_penalty_when_no_regularizer():
-    t = _context([_reg("sn"), _reg("clip")])
+    t = step_context([_reg("sn"), _reg("clip")])
     assert _d_step(t) is None
 
 
@@ -187,7 +165,7 @@ def test_clip_clamps_every_weight_after_a_discriminator_step():
     with torch.no_grad():
         for p in d.parameters():
             p.mul_(10)
-    t = _context([_reg("clip", limit=0.05)], d=d)
+    t = step_context([_reg("clip", limit=0.05)], d=d)
     assert max(float(p.detach().abs().max()) for p in d.parameters()) > 0.05
     g_before = [p.detach().clone() for p in t.nets["generator"].parameters()]
     _d_step(t)
@@ -237,7 +215,9 @@ def test_sn_wraps_conv_layers_of_dcgan():
     torch.manual_seed(0)
     spec = registry().get("architecture", "dcgan")
     arch = spec.create(spec.make_config({"d_channels": 4}))
-    d = _reg("sn", power_iterations=3).wrap_discriminator(arch.discriminator(DataDescription("img", (1, 8, 8), "image")))
+    d = _reg("sn", power_iterations=3).wrap_discriminator(
+        arch.discriminator(DataDescription("img", (1, 8, 8), "image"))
+    )
     convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
     assert convs and all("weight" in m.parametrizations for m in convs)
     assert d(torch.randn(2, 1, 8, 8)).shape == (2,)
@@ -259,6 +239,24 @@ def test_gp_under_amp_matches_fp32_for_fp32_inputs():
 
 
 def test_wgan_gp_runs_with_amp_on(gankit):
-    result = gankit("run", "--amp", "on", "--loss", "wgan", "--reg", "gp", "--steps", "2", "--batch-size", "8",
-                    "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16", "--name", "amp", "-q")
+    result = gankit(
+        "run",
+        "--amp",
+        "on",
+        "--loss",
+        "wgan",
+        "--reg",
+        "gp",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--set",
+        "arch.g_hidden=16",
+        "--set",
+        "arch.d_hidden=16",
+        "--name",
+        "amp",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
