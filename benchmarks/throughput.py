@@ -203,20 +203,27 @@ def gankit_run(root: Path, steps: int, *flags: str) -> float:
 def section_seed(args: argparse.Namespace, work: Path) -> str:
     root = write_mnist_idx(work / "mnist", 60_000)
     steps = 60 if args.quick else 200
-    rounds = 1 if args.quick else 3
-    results: dict[str, list[float]] = {"seed": [], "resident": [], "fp32": [], "bf16": []}
-    for _ in range(rounds):  # interleaved: the seed's rate and gankit's share the machine's moods
-        results["seed"].append(seed_loop(root, steps))
-        results["resident"].append(resident_loop(root, steps))
-        results["fp32"].append(gankit_run(root, 8 * steps))
-        results["bf16"].append(gankit_run(root, 8 * steps, "--amp", "on"))
+    rounds = 1 if args.quick else 5
+    loops: dict[str, Callable[[], float]] = {
+        "seed": lambda: seed_loop(root, steps),
+        "bf16": lambda: gankit_run(root, 8 * steps, "--amp", "on"),
+        "resident": lambda: resident_loop(root, steps),
+        "fp32": lambda: gankit_run(root, 4 * steps),
+    }
+    results: dict[str, list[float]] = {name: [] for name in loops}
+    for i in range(rounds):
+        # The seed's loop and gankit's bfloat16 run side by side, their order flipped every round: this VM's
+        # speed drifts by ±10 % over minutes, and each round's ratio compares runs a few seconds apart.
+        for name in ("seed", "bf16", "resident", "fp32") if i % 2 == 0 else ("bf16", "seed", "fp32", "resident"):
+            results[name].append(loops[name]())
     rate = {k: statistics.median(v) for k, v in results.items()}
     base = rate["seed"]
+    ratio = {k: statistics.median(r / b for r, b in zip(results[k], results["seed"])) for k in results}
     rows = [
         ["seed tutorial loop (DataLoader, ToTensor + Normalize, BCELoss)", f"{base:.1f}", "1.00"],
-        ["the same loop, images decoded once into a tensor", f"{rate['resident']:.1f}", f"{rate['resident'] / base:.2f}"],
-        ["`gankit run` (float32)", f"{rate['fp32']:.1f}", f"{rate['fp32'] / base:.2f}"],
-        ["`gankit run --amp on` (bfloat16 autocast)", f"{rate['bf16']:.1f}", f"{rate['bf16'] / base:.2f}"],
+        ["the same loop, images decoded once into a tensor", f"{rate['resident']:.1f}", f"{ratio['resident']:.2f}"],
+        ["`gankit run` (float32)", f"{rate['fp32']:.1f}", f"{ratio['fp32']:.2f}"],
+        ["`gankit run --amp on` (bfloat16 autocast)", f"{rate['bf16']:.1f}", f"{ratio['bf16']:.2f}"],
     ]
     flops = _seed_flops_per_step()
     peak = _sgemm_gflops()
@@ -224,8 +231,8 @@ def section_seed(args: argparse.Namespace, work: Path) -> str:
     print(f"seed workload: {flops / 1e9:.2f} GFLOP per step; sgemm {peak:.0f} GFLOP/s bounds fp32 at {bound:.0f} steps/s")
     return (
         "### Seed workload: MNIST MLP GAN, batch 100\n\n"
-        "Steps per second (one D step on real then fake, one G step), median of "
-        f"{rounds} interleaved rounds; 60,000 MNIST-format images written by the benchmark.\n\n"
+        f"Steps per second (one D step on real then fake, one G step), median of {rounds} interleaved rounds; "
+        "× seed is the median of the rounds' ratios. 60,000 MNIST-format images written by the benchmark.\n\n"
         + table(["loop", "steps/s", "× seed"], rows)
         + f"\n\nThe seed's iteration is {flops / 1e9:.2f} GFLOP; at this machine's float32 GEMM rate "
         f"({peak:.0f} GFLOP/s) its matrix products alone bound it at {bound:.0f} steps/s ({bound / base:.1f}× the "
@@ -379,7 +386,7 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         for i, (trainer, plain) in enumerate(zip(trainers, plains)):
             contenders[f"gankit{i}"] = gankit_block(trainer, steps)
             contenders[f"plain{i}"] = lambda plain=plain, steps=steps: [plain.step() for _ in range(steps)]
-        times = alternate(contenders, 3 if args.quick else 40)
+        times = alternate(contenders, 3 if args.quick else 60)
         gankit = [a + b for a, b in zip(times["gankit0"], times["gankit1"])]
         plain = [a + b for a, b in zip(times["plain0"], times["plain1"])]
         # The median of round-by-round ratios: a slow spell of the machine hits both sides of a round.
@@ -393,7 +400,7 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         "gankit's training step (`Trainer.train_step`: the `unconditional` scheme, the NaN watch, the EMA of G) "
         "against a hand-written loop of the identical algorithm (the same networks, losses, penalties, optimizers "
         "and EMA), with the digits' suggested settings, batch 64, float32. Two instances of each side run "
-        "interleaved blocks of about 0.1 s; each row is the median over 40 rounds of gankit's time ÷ the plain "
+        "interleaved blocks of about 0.1 s; each row is the median over 60 rounds of gankit's time ÷ the plain "
         "loop's. Target: at most 1.03.\n\n"
         + table(["arch", "loss", "reg", "plain ms/step", "gankit ms/step", "gankit ÷ plain"], rows)
         + f"\n\nWorst ratio: {worst:.3f}.\n"
