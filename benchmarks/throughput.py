@@ -228,7 +228,9 @@ def section_seed(args: argparse.Namespace, work: Path) -> str:
     flops = _seed_flops_per_step()
     peak = _sgemm_gflops()
     bound = peak * 1e9 / flops
-    print(f"seed workload: {flops / 1e9:.2f} GFLOP per step; sgemm {peak:.0f} GFLOP/s bounds fp32 at {bound:.0f} steps/s")
+    print(
+        f"seed workload: {flops / 1e9:.2f} GFLOP per step; sgemm {peak:.0f} GFLOP/s bounds fp32 at {bound:.0f} steps/s"
+    )
     return (
         "### Seed workload: MNIST MLP GAN, batch 100\n\n"
         f"Steps per second (one D step on real then fake, one G step), median of {rounds} interleaved rounds; "
@@ -532,7 +534,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine()}", flush=True)
     parts = [
         "## Throughput (CPU)\n",
-        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs`.\n",
+        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs` (about 10 minutes; "
+        "the machine must be otherwise idle: a second busy process on 2 cores slows every number by 2× or more).\n",
     ]
     with tempfile.TemporaryDirectory() as work:
         for name in chosen:
