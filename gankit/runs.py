@@ -6,6 +6,7 @@ import datetime
 import os
 import re
 from pathlib import Path
+from typing import IO
 
 from gankit import checkpoint
 from gankit.config import RunConfig, dumps
@@ -41,8 +42,7 @@ class RunFolder:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
+            holder = _lock_holder(handle)
             handle.close()
             raise GankitError(
                 f"run folder {str(self.path)!r} is in use by another gankit process (pid {holder}); "
@@ -97,3 +97,17 @@ class RunFolder:
             if old != path:
                 old.unlink(missing_ok=True)
         return path
+
+
+def _lock_holder(handle: IO[str], wait: float = 1.0) -> str:
+    """The pid in a held lock file. The holder writes it just after taking the lock, so a process that
+    lost a race by microseconds can find the file still empty: it looks again for up to ``wait`` s."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        handle.seek(0)
+        holder = handle.read().strip()
+        if holder or time.monotonic() > deadline:
+            return holder or "unknown"
+        time.sleep(0.01)
