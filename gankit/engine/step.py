@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any
 
 import torch
@@ -80,7 +81,8 @@ class StepContext:
         self._penalized = [
             r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty
         ]
-        self._frozen: dict[nn.Module, _Frozen] = {}
+        # Weak keys: a block made for a network that a scheme later drops goes with the network.
+        self._frozen: weakref.WeakKeyDictionary[nn.Module, _Frozen] = weakref.WeakKeyDictionary()
         self._after_d = [
             r for r in regularizers if type(r).after_discriminator_step is not Regularizer.after_discriminator_step
         ]
@@ -168,13 +170,13 @@ class _Frozen:
     iteration. Which of them are trainable is read on entry, and a stack makes nested blocks safe."""
 
     def __init__(self, network: nn.Module):
-        self.network = network
+        self.network = weakref.ref(network)  # held weakly: StepContext keys these blocks by the network
         self.parameters = list(network.parameters())
         self._entered: list[tuple[list[nn.Parameter], contextlib.AbstractContextManager[object]]] = []
 
     def __enter__(self) -> None:
         trainable = [p for p in self.parameters if p.requires_grad]
-        sync = no_sync(self.network)  # a DDP-wrapped network must not wait for gradients it will not get
+        sync = no_sync(self.network())  # a DDP-wrapped network must not wait for gradients it will not get
         for p in trainable:
             p.requires_grad_(False)
         sync.__enter__()

@@ -3,6 +3,9 @@ blocks nest, when a parameter was frozen by the user, and after weights are load
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 import torch
 from torch import nn
@@ -57,3 +60,14 @@ def test_ema_follows_the_weights_after_a_load_into_the_network():
     for before, after in zip(shadow_before, ema.shadow.parameters()):
         torch.testing.assert_close(after, 0.5 * before + 0.5 * torch.full_like(before, 2.0))
     assert torch.equal(ema.shadow[1].running_mean, torch.full((3,), 2.0))
+
+
+def test_a_dropped_network_takes_its_frozen_block_with_it():
+    t = step_context([], nn.Linear(2, 1))
+    transient = nn.Linear(2, 2)
+    with t.frozen(transient):
+        pass
+    probe = weakref.ref(transient)
+    del transient
+    gc.collect()
+    assert probe() is None
