@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import time
 from pathlib import Path
 from typing import IO
 
@@ -102,8 +103,6 @@ class RunFolder:
 def _lock_holder(handle: IO[str], wait: float = 1.0) -> str:
     """The pid in a held lock file. The holder writes it just after taking the lock, so a process that
     lost a race by microseconds can find the file still empty: it looks again for up to ``wait`` s."""
-    import time
-
     deadline = time.monotonic() + wait
     while True:
         handle.seek(0)

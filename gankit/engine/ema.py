@@ -14,7 +14,6 @@ class EMA:
     def __init__(self, network: nn.Module, decay: float):
         self.decay = decay
         self.shadow = copy.deepcopy(network).eval().requires_grad_(False)
-        self._source = network
         # Listed once: a network's tensors keep their identity once built (moves and checkpoint loads copy
         # into them), and walking the module tree on every step costs more than the update of a small net.
         self._params = (list(self.shadow.parameters()), list(network.parameters()))

@@ -175,11 +175,11 @@ class _Frozen:
         self._entered: list[tuple[list[nn.Parameter], contextlib.AbstractContextManager[object]]] = []
 
     def __enter__(self) -> None:
-        trainable = [p for p in self.parameters if p.requires_grad]
         sync = no_sync(self.network())  # a DDP-wrapped network must not wait for gradients it will not get
+        sync.__enter__()
+        trainable = [p for p in self.parameters if p.requires_grad]
         for p in trainable:
             p.requires_grad_(False)
-        sync.__enter__()
         self._entered.append((trainable, sync))
 
     def __exit__(self, *exc: object) -> None:

@@ -137,7 +137,7 @@ def test_generator_steps_do_not_advance_the_lazy_counter():
     assert t.d_steps == 6 and lazy.calls == 3
 
 
-def test_real_r1_every_n_through_stepstep_context():
+def test_real_r1_every_n_through_step_context():
     torch.manual_seed(0)
     w = torch.randn(2)
     d = _linear_d(w)
@@ -239,24 +239,6 @@ def test_gp_under_amp_matches_fp32_for_fp32_inputs():
 
 
 def test_wgan_gp_runs_with_amp_on(gankit):
-    result = gankit(
-        "run",
-        "--amp",
-        "on",
-        "--loss",
-        "wgan",
-        "--reg",
-        "gp",
-        "--steps",
-        "2",
-        "--batch-size",
-        "8",
-        "--set",
-        "arch.g_hidden=16",
-        "--set",
-        "arch.d_hidden=16",
-        "--name",
-        "amp",
-        "-q",
-    )
+    tiny = ("--steps", "2", "--batch-size", "8", "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16")
+    result = gankit("run", "--amp", "on", "--loss", "wgan", "--reg", "gp", *tiny, "--name", "amp", "-q")
     assert result.exit_code == 0, result.output
