@@ -14,7 +14,7 @@ from gankit.plugins import registry
 CPU = torch.device("cpu")
 
 
-def step_context(regularizers: list[Regularizer], d: nn.Module | None = None) -> StepContext:
+def step_context(regularizers: list[Regularizer], d: nn.Module | None = None, n_critic: int = 1) -> StepContext:
     """G maps 4-d noise to 2-d points; D defaults to a small MLP on those points."""
     data = TensorDataset(DataDescription("pts", (2,), "points"), torch.randn(32, 2))
     g = nn.Sequential(nn.Linear(4, 2))
@@ -31,7 +31,7 @@ def step_context(regularizers: list[Regularizer], d: nn.Module | None = None) ->
         precision=Precision(CPU, "off"),
         batches=BatchStream(data, 8, CPU, seed=0),
         z_dim=4,
-        n_critic=1,
+        n_critic=n_critic,
         device=CPU,
         optimized_networks={"discriminator": ("discriminator",), "generator": ("generator",)},
         discriminators=("discriminator",),

@@ -36,8 +36,9 @@ def test_run_as_typed_writes_samples_checkpoint_and_config(gankit, tmp_path):
         ("--loss", "wgan", "--reg", "gp", "--ema", "0.9"),
         ("--loss", "bce", "--reg", "r1", "--set", "r1.every=2", "--arch", "dcgan"),
         ("--loss", "hinge", "--reg", "sn", "--data", "ring8", "--batch-size", "32"),
+        ("--loss", "wgan", "--set", "scheme.reuse_fakes=true", "--data", "ring8"),
     ],
-    ids=["wgan-gp-ema", "bce-r1-dcgan", "hinge-sn-toy"],
+    ids=["wgan-gp-ema", "bce-r1-dcgan", "hinge-sn-toy", "wgan-reused-fakes-toy"],
 )
 def test_resumed_run_equals_uninterrupted_run(gankit, tmp_path, args):
     common = ("--steps", "12", "--log-every", "4", "--sample-every", "100", *args)

@@ -13,7 +13,7 @@ class Unconditional(Scheme):
     ema_networks = ("generator",)
 
     def __init__(self, config=None):
-        pass
+        self.reuse_fakes = bool(config and config.reuse_fakes)
 
     def build(self, arch: Architecture, data: DataDescription, z_dim: int) -> dict[str, nn.Module]:
         return {"generator": arch.generator(data, z_dim), "discriminator": arch.discriminator(data)}
@@ -21,17 +21,21 @@ class Unconditional(Scheme):
     def step(self, t) -> dict[str, Tensor]:
         G, D = t.nets["generator"], t.nets["discriminator"]
 
-        for _ in range(t.n_critic):
+        for i in range(t.n_critic):
             real = t.next_batch().x
-            with torch.no_grad(), t.autocast():
+            # With reuse_fakes, the last D step's fakes keep their graph so that G's step can score them.
+            keep_graph = self.reuse_fakes and i == t.n_critic - 1
+            with torch.set_grad_enabled(keep_graph), t.autocast():
                 fake = G(t.noise())
             with t.autocast():
-                d_loss = t.loss.discriminator_loss(D(real), D(fake))
+                d_loss = t.loss.discriminator_loss(D(real), D(fake.detach()))
             penalty = t.discriminator_penalty(real, fake, D)
             t.optimize("discriminator", d_loss if penalty is None else d_loss + penalty)
 
         with t.frozen(D), t.autocast():
-            g_loss = t.loss.generator_loss(D(G(t.noise())))
+            if not self.reuse_fakes:
+                fake = G(t.noise())
+            g_loss = t.loss.generator_loss(D(fake))
         t.optimize("generator", g_loss)
 
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
