@@ -37,12 +37,12 @@ def write_images(folder: Path, count: int, size: int) -> None:
         Image.fromarray(coarse[i]).resize((size, size), Image.BILINEAR).save(folder / f"{i:05d}.png")
 
 
-def trainer_for(settings: dict, device: str):
+def trainer_for(settings: dict, device: str, *set_items: str):
     from gankit.engine.trainer import Trainer
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
-    return Trainer(resolve(registry(), {"device": device, **settings}))
+    return Trainer(resolve(registry(), {"device": device, **settings}, set_items))
 
 
 def images_per_second(trainer, steps: int, warmup: int) -> tuple[float, float]:
@@ -109,9 +109,11 @@ def main(argv: list[str] | None = None) -> None:
         root = throughput.write_mnist_idx(Path(work) / "mnist", 600 if smoke else 60_000)
         seed_rate = seed_loop_on(device, root, 5 if smoke else 300)
         gankit_rates = {}
-        for label, amp in (("gankit, fp32", "off"), ("gankit, AMP", "on")):
+        setups = [("gankit, fp32", "off", ()), ("gankit, AMP", "on", ()),
+                  ("gankit, AMP, reuse_fakes", "on", ("scheme.reuse_fakes=true",))]  # fmt: skip
+        for label, amp, options in setups:
             trainer = trainer_for({"data": "mnist", "data_root": str(root), "batch_size": 100, "regs": (),
-                                   "loss": "bce", "amp": amp}, device)  # fmt: skip
+                                   "loss": "bce", "amp": amp}, device, *options)  # fmt: skip
             rate, _ = images_per_second(trainer, 5 if smoke else 300, 5 if smoke else 50)
             gankit_rates[label] = rate / 100
         print(f"\n### Seed workload: MNIST MLPs, batch 100 ({name})\n")

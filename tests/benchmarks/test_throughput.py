@@ -73,4 +73,4 @@ def test_gpu_script_runs_its_cpu_smoke(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "### DCGAN 16 px, batch 8" in out and "| AMP + channels_last |" in out
-    assert "### Seed workload" in out and "AMP ÷ fp32:" in out
+    assert "### Seed workload" in out and "| gankit, AMP, reuse_fakes |" in out and "AMP ÷ fp32:" in out
