@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine()}", flush=True)
     parts = [
         "## Throughput (CPU)\n",
-        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs` (about 10 minutes; "
+        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs` (about 12 minutes; "
         "the machine must be otherwise idle: a second busy process on 2 cores slows every number by 2× or more).\n",
     ]
     with tempfile.TemporaryDirectory() as work:
