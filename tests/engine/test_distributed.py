@@ -41,7 +41,11 @@ def _final(run: Path) -> dict:
     return load_file(run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip())
 
 
-@pytest.mark.parametrize("args", [("--loss", "bce"), ("--loss", "wgan", "--reg", "gp")], ids=["bce", "wgan-gp"])
+@pytest.mark.parametrize(
+    "args",
+    [("--loss", "bce"), ("--loss", "wgan", "--reg", "gp", "--set", "scheme.reuse_fakes=true")],
+    ids=["bce", "wgan-gp-reused-fakes"],  # reused: G's graph built in the last D step, backwarded in G's
+)
 def test_two_processes_reach_the_weights_of_one(tmp_path, args):
     common = (*args, "--steps", "20", "--log-every", "5", *SMALL)
     _gankit(tmp_path, "run", *common, "--name", "one")
