@@ -72,7 +72,9 @@ class WandbTracker(Tracker):
         self.offline = mode == "offline" or why_offline is not None
         if why_offline:
             run_dir = Path(self.run.dir).parent
-            _warn(f"{why_offline}; W&B records this run offline in {run_dir}; upload it later with: wandb sync {run_dir}")
+            _warn(
+                f"{why_offline}; W&B records this run offline in {run_dir}; upload it later with: wandb sync {run_dir}"
+            )
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
         self.run.log(metrics, step=step)
