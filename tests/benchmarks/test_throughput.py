@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -53,6 +54,21 @@ def test_quick_run_writes_the_docs_section(tmp_path):
     assert "old" not in text and "keep" in text
     assert "### Framework tax" in text and "| mlp | bce | none |" in text
     assert "`gankit --help`" in text and "machine:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("plain", "reused", "verdict"), [(140.0, 160.0, "Met: 3.20×"), (120.0, 130.0, "Not met: 2.60×")]
+)
+def test_seed_section_states_the_target_verdict(monkeypatch, tmp_path, plain, reused, verdict):
+    """The seed section's loops stubbed with fixed rates: the table and the verdict line follow from them."""
+    monkeypatch.setattr(throughput, "write_mnist_idx", lambda root, count: root)
+    monkeypatch.setattr(throughput, "seed_loop", lambda root, steps: 50.0)
+    monkeypatch.setattr(throughput, "resident_loop", lambda root, steps: 60.0)
+    rates = {(): 70.0, ("--amp", "on"): plain, ("--amp", "on", "--set", "scheme.reuse_fakes=true"): reused}
+    monkeypatch.setattr(throughput, "gankit_run", lambda root, steps, *flags: rates[flags])
+    text = throughput.section_seed(argparse.Namespace(quick=True), tmp_path)
+    assert f"| `gankit run --amp on` (bfloat16 autocast) | {plain:.1f} | {plain / 50:.2f} |" in text
+    assert f"Target: at least 3.0× the seed's loop. {verdict}" in text
 
 
 def test_unknown_section_is_one_line():
