@@ -13,6 +13,7 @@ import gankit.hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS_PAGE = ROOT / "docs" / "hooks.md"
+CONCEPTS_PAGE = ROOT / "docs" / "concepts.md"
 
 
 def _hookspecs() -> dict:
@@ -49,3 +50,18 @@ def test_every_hookspec_is_documented():
     # The directive renders each hook with its docstring, so every docstring must say something.
     undocumented = [name for name, func in hooks.items() if not (inspect.getdoc(func) or "").strip()]
     assert not undocumented, f"hook specifications without a docstring: {undocumented}"
+
+
+def test_the_scheme_step_shown_in_full_is_the_bundled_one():
+    """concepts.md shows `unconditional`'s step "in full": its body must not drift from the source."""
+    import textwrap
+
+    from gankit_builtins.schemes.unconditional import Unconditional
+
+    page = CONCEPTS_PAGE.read_text(encoding="utf-8")
+    block = page.split("The bundled `unconditional` scheme, in full:", 1)[1]
+    shown = block.split("```python\n", 1)[1].split("```", 1)[0]
+    source = textwrap.dedent(inspect.getsource(Unconditional.step))
+    # The page's signature leaves out the return annotation; everything after it is the same text.
+    assert shown.startswith("def step(self, t):\n")
+    assert shown.split("\n", 1)[1] == source.split("\n", 1)[1]
