@@ -532,7 +532,8 @@ def _translation_requests():
     from gankit import Field, NetworkRequest
 
     data = _pairs_data()
-    translator = NetworkRequest("translator", data, {"source": data.fields["source"]}, {"target": data.fields["target"]})
+    source, target = data.fields["source"], data.fields["target"]
+    translator = NetworkRequest("translator", data, {"source": source}, {"target": target})
     judge = NetworkRequest("discriminator", data, dict(data.fields), {"scores": Field((), "scores")})
     return [translator, judge]
 
@@ -541,7 +542,8 @@ def test_architecture_check_takes_the_callers_requests():
     requests = _translation_requests()
     report = check_component("arch", _Translator, requests=requests, patch_scores=True, run=False)
     assert "gradients reach G through D (1 pairs)" in report.passed
-    with pytest.raises(ConformanceError, match=r"scores of real data on pairs .* has shape \(4, 1, 4, 4\), expected \(4,\)"):
+    message = r"scores of real data on pairs .* has shape \(4, 1, 4, 4\), expected \(4,\)"
+    with pytest.raises(ConformanceError, match=message):
         check_component("arch", _Translator, requests=requests, run=False)
 
 
@@ -798,7 +800,7 @@ def _label_blind_conditional():
     [
         (Unrestored, {}, r"2 steps \+ resume to 4 differ from 4 steps: scheme/seen"),
         (UnknownOptimized, {"run": False}, r"optimizer 'generator' trains \['mapping'\], which networks\(\) does not"),
-        ("conditional", {"data": "ring8", "run": False}, r"it takes none of the data sets \['ring8'\]: ring8: .*class labels"),
+        ("conditional", {"data": "ring8", "run": False}, r"takes none of the data sets \['ring8'\]: .*class labels"),
         (_label_blind_conditional(), {}, r"`gankit sample --label 0` and `--label 1` generate the same samples"),
     ],
     ids=["state-not-restored", "unknown-network", "data-without-labels", "generate-ignores-label"],

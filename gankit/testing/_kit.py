@@ -6,14 +6,12 @@ and :class:`_Check`, which names the component in every failure. The checks live
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib.metadata
 import json
 import math
 import os
 import subprocess
 import sys
-import tempfile
 import types
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,20 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gankit import plugins as _plugins
-from gankit.components import (
-    Architecture,
-    DataDescription,
-    DataRequest,
-    Dataset,
-    EvalContext,
-    Loss,
-    Metric,
-    PenaltyInputs,
-    Regularizer,
-    Scheme,
-    Tracker,
-    TrackerContext,
-)
+from gankit.components import DataDescription, DataRequest, PenaltyInputs
 from gankit.errors import GankitError
 from gankit.plugins import PluginRecord, PluginSet
 from gankit.registry import ComponentSpec
@@ -456,7 +441,8 @@ def resume_states(runs: _Runs, flags: Sequence[str], steps: int = 4) -> tuple[An
 
 def state_difference(full: Any, part: Any, labels: Sequence[str] = RESUMED_STATE) -> str | None:
     """The first difference between two checkpoints' parts ``labels`` (``networks/generator/0.weight``)."""
-    return next((d for label in labels if (d := _first_difference(getattr(full, label), getattr(part, label), label))), None)
+    differences = (_first_difference(getattr(full, label), getattr(part, label), label) for label in labels)
+    return next((d for d in differences if d), None)
 
 
 def resume_differences(runs: _Runs, flags: Sequence[str], labels: Sequence[str] = RESUMED_STATE) -> str | None:

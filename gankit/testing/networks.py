@@ -103,7 +103,8 @@ def _who(request: NetworkRequest) -> str:
 
 def _where(request: NetworkRequest) -> str:
     d = request.data
-    given = [n for n, f in request.inputs.items() if f.kind != "noise" and not (request.role == "discriminator" and n == d.main)]
+    judged = d.main if request.role == "discriminator" else None
+    given = [n for n, f in request.inputs.items() if f.kind != "noise" and n != judged]
     return f"on {d.name} {d.shape}" + (f" given {', '.join(given)}" if given else "")
 
 
@@ -134,7 +135,8 @@ def _check_output(
 
     if field.kind == "scores" and not field.shape and patch_scores:
         c.tensor(value, what)
-        c.expect(value.dim() >= 1 and value.shape[0] == n, f"{what} has shape {tuple(value.shape)}, expected ({n}, ...)")
+        shape = tuple(value.shape)
+        c.expect(value.dim() >= 1 and shape[0] == n, f"{what} has shape {shape}, expected ({n}, ...)")
         return
     if field.kind == "class":  # a label (integers) or a classifier's logits over the classes
         c.expect(isinstance(value, torch.Tensor), f"{what} is a {type(value).__name__}, not a tensor")
@@ -197,10 +199,11 @@ def _check_network(
 
 
 def _pairs(requests: Sequence[NetworkRequest]) -> list[tuple[int, int]]:
-    """(generator, discriminator) indices of requests where D judges G's samples under G's conditions."""
+    """(generator, discriminator) indices of requests where D judges the samples of G (or of a translator)
+    under G's own conditions (``G(z, label)`` and ``D(x, label)``, ``T(source)`` and ``D(source, target)``)."""
     pairs = []
     for i, g in enumerate(requests):
-        if g.role != "generator":
+        if g.role == "discriminator":
             continue
         g_conditions = {n for n, f in g.inputs.items() if f.kind != "noise"}
         for j, d in enumerate(requests):
@@ -211,13 +214,16 @@ def _pairs(requests: Sequence[NetworkRequest]) -> list[tuple[int, int]]:
     return pairs
 
 
-def _check_gradient_flow(c: _Check, G: nn.Module, D: nn.Module, g: NetworkRequest, d: NetworkRequest, patch: bool) -> None:
+def _check_gradient_flow(
+    c: _Check, G: nn.Module, D: nn.Module, g: NetworkRequest, d: NetworkRequest, patch: bool
+) -> None:
     import torch
 
     where = _where(d)
     g_inputs = dict(zip(g.inputs, network_inputs(g)))
     samples = dict(zip(g.outputs, _as_outputs(c, g, G(*g_inputs.values()), f"G {_where(g)}")))
-    d_inputs = [samples.get(n, g_inputs.get(n)) if n in samples or n in g_inputs else random_field(f, _N) for n, f in d.inputs.items()]
+    given = g_inputs | samples
+    d_inputs = [given[n] if n in given else random_field(f, _N) for n, f in d.inputs.items()]
     out = _as_outputs(c, d, D(*d_inputs), f"D {where}")
     name, field = next(iter(d.outputs.items()))
     _check_output(c, d, name, field, out[0], _N, _label(d, name, "of G's samples"), patch)
@@ -225,7 +231,7 @@ def _check_gradient_flow(c: _Check, G: nn.Module, D: nn.Module, g: NetworkReques
     g_params = list(G.parameters())
     c.expect(
         any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in g_params),
-        f"no gradient reaches G's parameters through D {where}",
+        f"no gradient reaches {_who(g)}'s parameters through D {where}",
     )
     c.expect(_grads_finite(g_params) and _grads_finite(list(D.parameters())), f"gradients {where} are not finite")
     for p in [*g_params, *D.parameters()]:
@@ -269,7 +275,8 @@ def check_architecture(
                 continue
             _check_network(c, net, request, patch_scores)
             built[i] = net
-            c.passed(f"{request.describe()} on {request.data.name}: declared outputs, shapes and ranges; uses every input")
+            what = "declared outputs, shapes and ranges; uses every input"
+            c.passed(f"{request.describe()} on {request.data.name}: {what}")
         pairs = [(i, j) for i, j in _pairs(requests) if i in built and j in built]
         for i, j in pairs:
             _check_gradient_flow(c, built[i], built[j], requests[i], requests[j], patch_scores)
@@ -286,10 +293,16 @@ def check_architecture(
 
 
 def _short_runs(
-    c: _Check, subject: _Subject, requests: Sequence[NetworkRequest], pairs: Sequence[tuple[int, int]], run_args: Sequence[str]
+    c: _Check,
+    subject: _Subject,
+    requests: Sequence[NetworkRequest],
+    pairs: Sequence[tuple[int, int]],
+    run_args: Sequence[str],
 ) -> None:
     plain = [requests[i].data for i, _ in pairs if len(requests[i].inputs) == 1]
-    conditional = [requests[i].data for i, _ in pairs if len(requests[i].inputs) == 2 and requests[i].data.class_field()]
+    conditional = [
+        requests[i].data for i, _ in pairs if len(requests[i].inputs) == 2 and requests[i].data.class_field()
+    ]
     data_flag = _cli_data_for(plain)
     runs: list[tuple[str, ...]] = []
     if data_flag is None:
@@ -549,7 +562,10 @@ def _check_targets(c: _Check, reg: Regularizer, nets: dict[str, Any], real: Any,
     )
     _check_scalar(c, penalty, "discriminator_penalty under a class-conditional D", list(conditional_d.parameters()))
     if penalty is not None:
-        c.expect("discriminator" in reg.targets, f"it penalizes discriminators, but its targets {reg.targets} lack 'discriminator'")
+        c.expect(
+            "discriminator" in reg.targets,
+            f"it penalizes discriminators, but its targets {reg.targets} lack 'discriminator'",
+        )
     c.passed("a finite scalar discriminator penalty under a class-conditional D (PenaltyInputs.conditions)")
 
     penalties = []
@@ -557,7 +573,9 @@ def _check_targets(c: _Check, reg: Regularizer, nets: dict[str, Any], real: Any,
         G = _wrap(c, reg, nets[name], "generator")
         c.tensor(G(*inputs.values()), f"the wrapped {name}'s samples", (16, 2))
         what = f"generator_penalty of {'a class-conditional G' if 'label' in inputs else 'G'}"
-        penalty = _penalty(c, lambda G=G, inputs=inputs: reg.generator_penalty(generator_penalty_inputs(G, inputs)), what)
+        penalty = _penalty(
+            c, lambda G=G, inputs=inputs: reg.generator_penalty(generator_penalty_inputs(G, inputs)), what
+        )
         _check_scalar(c, penalty, what, list(G.parameters()))
         penalties.append(penalty)
     if any(p is not None for p in penalties):

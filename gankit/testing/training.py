@@ -159,7 +159,8 @@ def check_data_source(
             what = "sample(64, generator)"
             if isinstance(first, dict):
                 c.expect(
-                    sorted(first) == sorted(d.fields), f"{what} returned fields {sorted(first)}, described {sorted(d.fields)}"
+                    sorted(first) == sorted(d.fields),
+                    f"{what} returned fields {sorted(first)}, described {sorted(d.fields)}",
                 )
                 for name, field in d.fields.items():
                     _check_field_values(c, name, field, first[name], 64, f"{what}[{name!r}]")
@@ -185,7 +186,8 @@ def check_data_source(
                 c.passed(f"trains through `gankit run --data {subject.flag_value}`")
                 if d.class_field() is not None:
                     runs.run("conditional", *extra, "--scheme", "conditional")
-                    c.passed(f"trains class-conditionally: `gankit run --data {subject.flag_value} --scheme conditional`")
+                    how = f"gankit run --data {subject.flag_value} --scheme conditional"
+                    c.passed(f"trains class-conditionally: `{how}`")
         return c.report
 
 
@@ -219,7 +221,9 @@ def _check_declarations(c: _Check, scheme: Scheme, d: DataDescription, requests:
     if requests is None:
         c.report.skipped.append("network requests: a gankit 0.1 scheme (build() instead of networks())")
     else:
-        c.expect(isinstance(requests, dict) and bool(requests), f"networks() returned {requests!r}, not a dict of requests")
+        c.expect(
+            isinstance(requests, dict) and bool(requests), f"networks() returned {requests!r}, not a dict of requests"
+        )
         for name, request in requests.items():
             c.expect(isinstance(request, NetworkRequest), f"networks()[{name!r}] is not a gankit.NetworkRequest")
             c.expect(isinstance(request.role, str) and bool(request.role), f"network {name!r} has no role")
@@ -235,7 +239,9 @@ def _check_declarations(c: _Check, scheme: Scheme, d: DataDescription, requests:
             f"generation input {name!r} is a {type(kind).__name__}, not Noise, Label, Attributes, FromData or Option",
         )
         if isinstance(kind, FromData):
-            c.expect(kind.field in d.fields, f"generation input {name!r} takes field {kind.field!r}, which {d.name} lacks")
+            c.expect(
+                kind.field in d.fields, f"generation input {name!r} takes field {kind.field!r}, which {d.name} lacks"
+            )
     c.passed(f"declares networks, optimizers and generation inputs ({', '.join(inputs)}) that agree, on {d.name}")
     return inputs
 
@@ -302,7 +308,8 @@ def _check_sampling(c: _Check, tmp: Path, d: DataDescription, inputs: dict) -> N
     if labels:
         first = sample("label0", "--label", "0", *extra)
         second = sample("label1", "--label", "1", *extra)
-        c.expect(not np.array_equal(first, second), "`gankit sample --label 0` and `--label 1` generate the same samples")
+        same = np.array_equal(first, second)
+        c.expect(not same, "`gankit sample --label 0` and `--label 1` generate the same samples")
         c.passed("`gankit sample --label K` generates per class")
 
 
