@@ -9,20 +9,21 @@ import pluggy
 
 from gankit.components import (
     Architecture,
-    DataDescription,
-    DataRequest,
-    Dataset,
     EvalContext,
+    GeneratorPenaltyInputs,
     Loss,
     Metric,
+    NetworkRequest,
     PenaltyInputs,
     Regularizer,
     Scheme,
-    TensorDataset,
     Tracker,
     TrackerContext,
+    UnsupportedRequest,
 )
-from gankit.errors import GankitError
+from gankit.data import DataDescription, DataRequest, Dataset, Field, TensorDataset
+from gankit.errors import GankitDeprecationWarning, GankitError
+from gankit.inputs import Attributes, FromData, Label, Noise, Option
 
 __version__ = "0.1.0"
 
@@ -31,12 +32,22 @@ hookimpl = pluggy.HookimplMarker("gankit")
 
 __all__ = [
     "Architecture",
+    "Attributes",
+    "Field",
+    "FromData",
+    "GeneratorPenaltyInputs",
+    "Label",
+    "NetworkRequest",
+    "Noise",
+    "Option",
+    "UnsupportedRequest",
     "DataDescription",
     "DataRequest",
     "Dataset",
     "EvalContext",
     "Metric",
     "GankitError",
+    "GankitDeprecationWarning",
     "Loss",
     "PenaltyInputs",
     "Regularizer",

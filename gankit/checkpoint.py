@@ -20,7 +20,10 @@ import torch
 
 from gankit.errors import GankitError
 
-FORMAT = "gankit-checkpoint/1"
+FORMAT = "gankit-checkpoint/2"
+#: Formats this version reads. Format 1 files load as they are, their missing parts empty:
+#: 1 (gankit 0.1): no scheme or regularizer state, no Python ``random`` state, one data stream.
+READABLE = ("gankit-checkpoint/1", FORMAT)
 
 
 @attrs.define
@@ -36,6 +39,10 @@ class TrainingState:
     rng: dict[str, torch.Tensor]
     #: Tracker name -> what it needs to continue on resume (a W&B run id).
     trackers: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    #: What the scheme's ``state()`` returned (an image pool).
+    scheme: dict[str, torch.Tensor] = attrs.Factory(dict)
+    #: Regularizer name -> what its ``state()`` returned (a path-length mean).
+    regularizers: dict[str, dict[str, torch.Tensor]] = attrs.Factory(dict)
 
 
 def _flatten_optimizer(name: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -73,6 +80,11 @@ def to_bytes(state: TrainingState) -> bytes:
     optimizers = {name: _flatten_optimizer(name, sd, tensors) for name, sd in state.optimizers.items()}
     for key, value in state.rng.items():
         tensors[f"rng/{key}"] = value
+    for key, value in state.scheme.items():
+        tensors[f"scheme/{key}"] = value
+    for reg_name, reg_state in state.regularizers.items():
+        for key, value in reg_state.items():
+            tensors[f"reg/{reg_name}/{key}"] = value
     # safetensors refuses shared or non-contiguous storage; checkpoints own their copies.
     tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
     metadata = {
@@ -144,9 +156,10 @@ def load(path: str | Path) -> TrainingState:
         reason = (str(exc).splitlines() or ["unreadable"])[0]
         raise GankitError(f"{where} is not a valid safetensors checkpoint: {reason}") from None
     metadata = header.get("__metadata__") or {} if isinstance(header, dict) else {}
-    if metadata.get("format") != FORMAT:
+    if metadata.get("format") not in READABLE:
         raise GankitError(
-            f"{where} is a safetensors file but not a gankit checkpoint (format {metadata.get('format')!r}, expected {FORMAT!r})"
+            f"{where} is a safetensors file but not a gankit checkpoint "
+            f"(format {metadata.get('format')!r}, expected {' or '.join(map(repr, READABLE))})"
         )
     try:
         config = json.loads(metadata["config"])
@@ -159,11 +172,18 @@ def load(path: str | Path) -> TrainingState:
         networks: dict[str, dict[str, torch.Tensor]] = {}
         ema: dict[str, dict[str, torch.Tensor]] = {}
         rng: dict[str, torch.Tensor] = {}
+        scheme: dict[str, torch.Tensor] = {}
+        regularizers: dict[str, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             prefix, _, rest = key.partition("/")
             if prefix in ("net", "ema"):
                 net_name, _, param = rest.partition("/")
                 (networks if prefix == "net" else ema).setdefault(net_name, {})[param] = value
+            elif prefix == "scheme":
+                scheme[rest] = value
+            elif prefix == "reg":
+                reg_name, _, field = rest.partition("/")
+                regularizers.setdefault(reg_name, {})[field] = value
             elif prefix == "rng":
                 if value.dtype != torch.uint8:
                     raise ValueError(f"RNG state {rest!r} has dtype {value.dtype}, expected uint8")
@@ -178,7 +198,7 @@ def load(path: str | Path) -> TrainingState:
             raise ValueError("data_description must be an object")
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
-    return TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers)
+    return TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers, scheme, regularizers)
 
 
 def by_step(paths: Iterable[Path]) -> list[Path]:

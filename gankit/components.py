@@ -1,4 +1,4 @@
-"""The component types that plugins implement, and the data description they share.
+"""The component types that plugins implement.
 
 This module imports no torch at run time, so that plugins can subclass these types in modules that
 ``gankit plugins`` loads quickly. Every tensor below is a ``torch.Tensor``; every network an
@@ -8,12 +8,15 @@ Conventions every component can rely on:
 
 * Data batches are float tensors scaled to ``[-1, 1]``; :attr:`DataDescription.value_range` says what
   ``-1`` and ``+1`` mean in the data's own units (pixels in ``[0, 1]``, points in their plane).
-* Discriminators return raw scores (logits) of shape ``(N,)``; squashing them belongs to the loss.
+* Discriminators return raw scores (logits) of shape ``(N,)`` (or ``(N, ...)``, per patch); squashing
+  them belongs to the loss.
+
+The data types (:class:`DataDescription`, :class:`Field`, :class:`Dataset`) live in :mod:`gankit.data`
+and the generation inputs in :mod:`gankit.inputs`; both are re-exported here and from ``gankit``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -21,124 +24,125 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from gankit.data import DataDescription, DataRequest, Dataset, Field, TensorDataset  # noqa: F401 - re-exported
+from gankit.errors import GankitError
+from gankit.inputs import Input, Noise
+
 if TYPE_CHECKING:
-    import torch
     from torch import Tensor, nn
 
     from gankit.engine.step import StepContext
 
 
 @attrs.frozen
-class DataDescription:
-    """What a data source yields, so that architectures can shape their networks to it."""
+class NetworkRequest:
+    """What a scheme asks an architecture for: a network in a ``role`` with named inputs and outputs.
 
-    name: str
-    #: Shape of one sample: ``(2,)`` for points, ``(C, H, W)`` for images.
-    shape: tuple[int, ...] = attrs.field(converter=tuple)
-
-    @shape.validator
-    def _positive_ints(self, attribute: Any, value: tuple) -> None:
-        if not value or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 1 << 20 for d in value):
-            raise ValueError(f"shape must be positive integers, got {value!r}")
-        if math.prod(value) > 1 << 28:
-            raise ValueError(f"shape {value!r} is too large for one sample")
-
-    #: ``"points"`` or ``"image"``.
-    modality: str
-    #: The data-unit values that ``-1`` and ``+1`` stand for.
-    value_range: tuple[float, float] = attrs.field(default=(-1.0, 1.0), converter=tuple)
-
-    @value_range.validator
-    def _two_numbers(self, attribute: Any, value: tuple) -> None:
-        if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"value_range must be two numbers, got {value!r}")
-
-    #: Number of classes when samples carry labels, else ``None``.
-    num_classes: int | None = None
-    #: Number of samples for a finite data set, ``None`` for a distribution sampled on demand.
-    size: int | None = None
-
-    @property
-    def channels(self) -> int:
-        return self.shape[0] if self.modality == "image" else 1
-
-    @property
-    def resolution(self) -> int | None:
-        return self.shape[-1] if self.modality == "image" else None
-
-    @property
-    def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
-
-    def to_data_units(self, x: Tensor) -> Tensor:
-        """Map a batch from ``[-1, 1]`` back to the data's own units."""
-        lo, hi = self.value_range
-        return lo + (x + 1) * ((hi - lo) / 2)
-
-
-@attrs.frozen
-class DataRequest:
-    """Run-level options every data source receives besides its own config."""
-
-    root: str | None = None
-    download: bool = False
-    resolution: int | None = None
-
-
-class Dataset:
-    """What a data source's factory returns: a description, and either all samples or a sampler.
-
-    Finite data sets set ``samples`` (and optionally ``labels``): one tensor holding every sample,
-    decoded once and scaled to ``[-1, 1]``. The engine moves it to the device and shuffles it per epoch.
-    Distributions sampled on demand (the toy sets) leave ``samples`` as ``None`` and implement
-    :meth:`sample`.
+    The network is called with its inputs positionally, in the order of :attr:`inputs`
+    (``G(z, label)``, ``D(x, label)``); it returns its single output as a tensor, or several outputs as
+    a tuple in the order of :attr:`outputs` (``scores, attribute_logits = D(x)``). Scores are raw
+    logits of shape ``(N,)`` or ``(N, ...)`` (PatchGAN's per-patch scores).
     """
 
-    description: DataDescription
-    samples: Tensor | None = None
-    labels: Tensor | None = None
+    #: ``"generator"``, ``"discriminator"``, ``"translator"`` (image to image), or any role a scheme
+    #: and its architectures agree on (``"mapping"``, ``"encoder"``).
+    role: str
+    #: The run's data, for networks that shape themselves to it.
+    data: DataDescription
+    inputs: dict[str, Field] = attrs.field(converter=dict)
+    outputs: dict[str, Field] = attrs.field(converter=dict)
 
-    def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        """Draw ``n`` fresh samples (on the CPU) using ``generator`` as the only randomness."""
-        raise NotImplementedError(f"{type(self).__name__} has neither samples nor sample()")
+    @classmethod
+    def generator(cls, data: DataDescription, z_dim: int, **conditions: Field) -> NetworkRequest:
+        """Noise ``(N, z_dim)`` (and conditions such as a class label) to samples of the main field."""
+        inputs = {"z": Field((z_dim,), "noise"), **conditions}
+        return cls("generator", data, inputs, {data.main: data.fields[data.main]})
+
+    @classmethod
+    def discriminator(cls, data: DataDescription, **conditions: Field) -> NetworkRequest:
+        """Samples of the main field (and conditions) to scores ``(N,)``."""
+        inputs = {data.main: data.fields[data.main], **conditions}
+        return cls("discriminator", data, inputs, {"scores": Field((), "scores")})
+
+    @property
+    def z_dim(self) -> int | None:
+        noise = [f for f in self.inputs.values() if f.kind == "noise"]
+        return noise[0].shape[0] if noise else None
+
+    def describe(self) -> str:
+        """``discriminator(x: image 1x8x8, label: class) -> scores``, for error messages."""
+
+        def one(name: str, f: Field) -> str:
+            shape = "x".join(map(str, f.shape))
+            return f"{name}: {f.kind}" + (f" {shape}" if shape else "")
+
+        ins = ", ".join(one(n, f) for n, f in self.inputs.items())
+        return f"{self.role}({ins}) -> {', '.join(self.outputs)}"
 
 
-class TensorDataset(Dataset):
-    """A finite data set held as one tensor."""
-
-    def __init__(self, description: DataDescription, samples: Tensor, labels: Tensor | None = None):
-        self.description = attrs.evolve(description, size=int(samples.shape[0]))
-        self.samples = samples
-        self.labels = labels
+class UnsupportedRequest(GankitError):
+    """An architecture cannot build what a scheme asked for; the engine names both in the message."""
 
 
 class Architecture:
     """Builds the networks a scheme asks for, shaped to the data.
 
-    Raise :class:`gankit.GankitError` naming the data and what would work when the data cannot be
-    handled (``dcgan`` on 2-D points).
+    Implement :meth:`build` for any role and inputs; the one-field case may implement
+    :meth:`generator` and :meth:`discriminator` instead (gankit 0.1's interface), which :meth:`build`
+    calls for an unconditional generator or discriminator. Raise :class:`UnsupportedRequest` (a
+    :class:`gankit.GankitError`) naming what would work when a request or the data cannot be handled
+    (``dcgan`` on 2-D points).
     """
+
+    def build(self, request: NetworkRequest) -> nn.Module:
+        """The network for ``request``."""
+        data, names = request.data, tuple(request.inputs)
+        if request.role == "generator" and names == ("z",) and _overrides(self, "generator", Architecture):
+            return self.generator(data, request.z_dim)
+        plain_d = request.role == "discriminator" and names == (data.main,) and len(request.outputs) == 1
+        if plain_d and _overrides(self, "discriminator", Architecture):
+            return self.discriminator(data)
+        raise UnsupportedRequest(
+            f"it builds unconditional generators and discriminators only, not {request.describe()}"
+        )
 
     def generator(self, data: DataDescription, z_dim: int) -> nn.Module:
         """A network mapping noise ``(N, z_dim)`` to samples ``(N, *data.shape)`` in ``[-1, 1]``."""
+        if _overrides(self, "build", Architecture):
+            return self.build(NetworkRequest.generator(data, z_dim))
         raise NotImplementedError
 
     def discriminator(self, data: DataDescription) -> nn.Module:
         """A network mapping samples ``(N, *data.shape)`` to scores (logits) ``(N,)``."""
+        if _overrides(self, "build", Architecture):
+            return self.build(NetworkRequest.discriminator(data))
         raise NotImplementedError
 
 
+def _overrides(obj: Any, method: str, base: type) -> bool:
+    return getattr(type(obj), method) is not getattr(base, method)
+
+
 class Loss:
-    """Turns the discriminator's scores on real and fake samples into the two players' losses."""
+    """Turns the discriminator's scores on real and fake samples into the two players' losses.
+
+    A loss that compares fakes with reals in G's step too (the relativistic ones) sets
+    :attr:`needs_real_scores`; schemes then pass ``real_scores`` to :meth:`generator_loss`.
+    """
+
+    #: Whether :meth:`generator_loss` needs the scores of real samples.
+    needs_real_scores: bool = False
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
         raise NotImplementedError
+
+
+def _scores(output: Any) -> Tensor:
+    """A discriminator's scores: its output, or the first of several."""
+    return output[0] if isinstance(output, (tuple, list)) else output
 
 
 @attrs.define
@@ -155,6 +159,12 @@ class PenaltyInputs:
     autocast: Callable[[], AbstractContextManager[Any]]
     #: ``draw_uniform(n, sample_shape)``: the engine's source of uniform numbers; use :meth:`uniform`.
     draw_uniform: Callable[[int, tuple[int, ...]], Tensor] | None = None
+    #: The discriminator's further inputs after the sample (a class label), the same for real and fake.
+    conditions: tuple[Tensor, ...] = ()
+
+    def scores(self, x: Tensor) -> Tensor:
+        """The discriminator's scores on ``x`` under its conditions: penalize this, not ``discriminator(x)``."""
+        return _scores(self.discriminator(x, *self.conditions))
 
     def uniform(self, *sample_shape: int) -> Tensor:
         """Uniform [0, 1) numbers of shape ``(N, *sample_shape)`` for this batch of ``N``.
@@ -168,45 +178,105 @@ class PenaltyInputs:
         return torch.rand((self.real.shape[0], *sample_shape), device=self.real.device)
 
 
-class Regularizer:
-    """Acts on the discriminator where it needs to: at build time, in its loss, or after its step.
+@attrs.define
+class GeneratorPenaltyInputs:
+    """What a generator penalty sees on each generator step."""
 
-    ``every`` > 1 makes a penalty lazy (StyleGAN2): it is computed on every ``every``-th
-    discriminator step only and multiplied by ``every``, which keeps its expected strength.
+    generator: nn.Module
+    #: The generation inputs of this step (``{"z": ..., "label": ...}``), as the scheme passed them.
+    inputs: dict[str, Any]
+    input_gradients: Callable[[Tensor, Tensor], Tensor]
+    autocast: Callable[[], AbstractContextManager[Any]]
+    #: ``draw_normal(shape)``: Gaussian numbers, the same on any number of processes; use :meth:`normal`.
+    draw_normal: Callable[[tuple[int, ...]], Tensor]
+
+    def normal(self, *shape: int) -> Tensor:
+        """Gaussian numbers of ``shape`` (the first dimension is this process's batch)."""
+        return self.draw_normal(shape)
+
+    def samples(self) -> Tensor:
+        """The generator's output on :attr:`inputs` (passed in their order, as the scheme declared them)."""
+        return _scores(self.generator(*self.inputs.values()))
+
+
+class Regularizer:
+    """Acts on networks where it needs to: at build time, in a loss, or after an optimizer step.
+
+    :attr:`targets` names the network roles it acts on: discriminators by default; generators for a
+    path-length or orthogonal penalty, both for spectral norm on G and D. ``every`` > 1 makes a penalty
+    lazy (StyleGAN2): it is computed on every ``every``-th step of its network only and multiplied by
+    ``every``, which keeps its expected strength. State that must survive a resume (a running mean)
+    goes through :meth:`state` and :meth:`load_state`.
     """
 
     every: int = 1
+    #: Roles of the networks this regularizer acts on (see :class:`NetworkRequest`).
+    targets: tuple[str, ...] = ("discriminator",)
+
+    def wrap(self, network: nn.Module, role: str) -> nn.Module:
+        """Change a network in one of :attr:`targets` once, when it is built (spectral norm)."""
+        return self.wrap_discriminator(network) if role == "discriminator" else network
 
     def wrap_discriminator(self, discriminator: nn.Module) -> nn.Module:
-        """Change the discriminator once, when it is built (spectral norm)."""
+        """Change the discriminator once, when it is built (gankit 0.1's form of :meth:`wrap`)."""
         return discriminator
 
     def discriminator_penalty(self, inputs: PenaltyInputs) -> Tensor | None:
         """A scalar added to the discriminator loss (gradient penalty, R1), or ``None``."""
         return None
 
+    def generator_penalty(self, inputs: GeneratorPenaltyInputs) -> Tensor | None:
+        """A scalar added to the generator loss (path length, orthogonality), or ``None``."""
+        return None
+
     def after_discriminator_step(self, discriminator: nn.Module) -> None:
         """Called after each discriminator optimizer step (weight clipping)."""
+
+    def state(self) -> dict[str, Tensor]:
+        """Tensors saved in each checkpoint (a running mean); handed back to :meth:`load_state`."""
+        return {}
+
+    def load_state(self, state: dict[str, Tensor]) -> None:
+        """Restore what :meth:`state` returned."""
 
 
 class Scheme:
     """One training iteration over any number of networks and optimizers.
 
     The engine around a scheme owns devices, AMP, EMA, logging, sampling, checkpoints and resume; a
-    scheme is only which networks exist, which optimizer trains which, and its step.
+    scheme is only which networks exist (:meth:`networks`), which optimizer trains which, what its
+    generator takes (:meth:`generation_inputs`), its step, and how it generates (:meth:`generate`).
     """
 
     #: Optimizer name -> the networks it trains. The names ``"generator"`` and ``"discriminator"``
     #: get the run's ``lr_g`` and ``lr_d``.
     optimizers: dict[str, tuple[str, ...]] = {}
-    #: Networks that regularizers act on (spectral norm, penalties, clipping).
+    #: Networks that discriminator regularizers act on (spectral norm, penalties, clipping); schemes
+    #: that implement :meth:`networks` may leave it: the requests' roles say it.
     discriminators: tuple[str, ...] = ("discriminator",)
-    #: Networks that get an exponential moving average when ``--ema`` is on, used for sampling.
+    #: Networks that get an exponential moving average when ``--ema`` is on, used for generating.
     ema_networks: tuple[str, ...] = ()
 
+    def networks(self, data: DataDescription, z_dim: int) -> dict[str, NetworkRequest]:
+        """Network name -> what to ask the run's architecture for."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither networks() nor build()")
+
     def build(self, arch: Architecture, data: DataDescription, z_dim: int) -> dict[str, nn.Module]:
-        """Build every network this scheme trains."""
-        raise NotImplementedError
+        """Build every network this scheme trains (gankit 0.1's interface; implement :meth:`networks`)."""
+        return {name: arch.build(request) for name, request in self.networks(data, z_dim).items()}
+
+    def generation_inputs(self, data: DataDescription, z_dim: int) -> dict[str, Input]:
+        """What :meth:`generate` takes: name -> :class:`gankit.Noise`, :class:`gankit.Label`,
+        :class:`gankit.FromData`, :class:`gankit.Attributes` or :class:`gankit.Option`."""
+        return {"z": Noise((z_dim,))}
+
+    def generate(self, nets: dict[str, nn.Module], inputs: dict[str, Any]) -> Tensor:
+        """Samples in ``[-1, 1]`` from filled :meth:`generation_inputs` (tensors, options as values)."""
+        return self.sample(nets, inputs["z"])
+
+    def sample(self, nets: dict[str, nn.Module], noise: Tensor) -> Tensor:
+        """Deprecated (gankit 0.1): implement :meth:`generate`."""
+        return nets["generator"](noise)
 
     def step(self, t: StepContext) -> dict[str, Tensor]:
         """Run one iteration with the :class:`gankit.engine.step.StepContext` ``t``.
@@ -216,9 +286,12 @@ class Scheme:
         """
         raise NotImplementedError
 
-    def sample(self, nets: dict[str, nn.Module], noise: Tensor) -> Tensor:
-        """Generate samples in ``[-1, 1]`` from ``noise`` of shape ``(N, z_dim)``."""
-        return nets["generator"](noise)
+    def state(self) -> dict[str, Tensor]:
+        """Tensors saved in each checkpoint (an image pool); handed back to :meth:`load_state`."""
+        return {}
+
+    def load_state(self, state: dict[str, Tensor]) -> None:
+        """Restore what :meth:`state` returned."""
 
 
 @attrs.frozen

@@ -16,6 +16,10 @@ class GankitError(Exception):
     exit_code = 2
 
 
+class GankitDeprecationWarning(DeprecationWarning):
+    """A plugin uses an interface that a later gankit will drop; the one-line message says what replaces it."""
+
+
 def choice_error(what: str, value: str, choices: Iterable[str], hint: str = "") -> GankitError:
     """``unknown loss 'wgn' (did you mean 'wgan'?); choose from: bce, hinge, lsgan, wgan``."""
     choices = sorted(set(choices))

@@ -7,20 +7,34 @@ from pathlib import Path
 
 import torch
 
-from gankit.components import DataDescription
+from gankit.data import DataDescription, Field
 
 
-def save_samples(samples: torch.Tensor, data: DataDescription, path: Path, real: torch.Tensor | None = None) -> None:
-    """Save samples given in ``[-1, 1]``: a grid for images, a scatter over the real data for points."""
+def save_samples(
+    samples: torch.Tensor,
+    data: DataDescription,
+    path: Path,
+    real: torch.Tensor | None = None,
+    columns: int | None = None,
+    inputs: torch.Tensor | None = None,
+) -> None:
+    """Save samples given in ``[-1, 1]``: a grid for images (``columns`` wide, square by default), a
+    scatter over the real data for points. A translator's ``inputs`` images stand left of each output."""
     from PIL import Image
 
     samples = samples.detach().float().cpu()
     if data.modality == "image":
         from torchvision.utils import make_grid
 
+        nrow = columns or int(math.ceil(math.sqrt(len(samples))))
+        if inputs is not None and inputs.dim() == 4 and inputs.shape[-2:] == samples.shape[-2:]:
+            inputs = inputs.detach().float().cpu()[: len(samples)]
+            channels = max(inputs.shape[1], samples.shape[1])
+            pairs = torch.stack([inputs.expand(-1, channels, -1, -1), samples.expand(-1, channels, -1, -1)], 1)
+            samples, nrow = pairs.flatten(0, 1), 2 * (columns or int(math.ceil(math.sqrt(len(inputs)))))
         grid = make_grid(
             samples.clamp(-1, 1),
-            nrow=int(math.ceil(math.sqrt(len(samples)))),
+            nrow=nrow,
             normalize=True,
             value_range=(-1, 1),
             pad_value=1.0,
@@ -55,3 +69,72 @@ def scatter(points: torch.Tensor, background: torch.Tensor | None = None, size: 
         plot(background, (190, 190, 190))
     plot(points, (31, 90, 200))
     return canvas
+
+
+#: Files read from a folder given to ``--input``, at most.
+MAX_INPUT_FILES = 10_000
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def read_images(path: str | Path, field: Field) -> torch.Tensor:
+    """Images for a translator's input from a PNG (or JPEG), a folder of them, or a .npy in data units
+    (``(N, C, H, W)``, ``(C, H, W)``, or ``(N, H, W)`` for one channel); scaled to ``[-1, 1]`` and
+    resized to the field's shape."""
+    import numpy as np
+
+    from gankit.errors import GankitError
+
+    path = Path(path)
+    channels, height, width = field.shape
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise GankitError(f"--input folder {str(path)!r} holds no images ({', '.join(_IMAGE_SUFFIXES)})")
+        if len(files) > MAX_INPUT_FILES:
+            raise GankitError(f"--input folder {str(path)!r} holds {len(files)} images; at most {MAX_INPUT_FILES}")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise GankitError(f"--input {str(path)!r} is neither a file nor a folder")
+    if files == [path] and path.suffix.lower() == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise GankitError(f"--input {str(path)!r} is not a readable .npy array: {exc}") from None
+        x = torch.as_tensor(np.asarray(array, dtype=np.float32))
+        if x.dim() == 3 and channels == 1 and x.shape[0] != 1:
+            x = x.unsqueeze(1)
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if x.dim() != 4 or x.shape[1] != channels:
+            raise GankitError(
+                f"--input {str(path)!r} holds an array of shape {tuple(array.shape)}; expected (N, {channels}, H, W)"
+            )
+        lo, hi = field.value_range
+        x = (x - lo) / (hi - lo) * 2 - 1
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        mode = "L" if channels == 1 else "RGB"
+        pictures = []
+        for file in files:
+            if file.suffix.lower() not in _IMAGE_SUFFIXES:
+                raise GankitError(f"--input {str(file)!r} is not an image; give a .png, a folder of them, or a .npy")
+            try:
+                with Image.open(file) as image:
+                    array = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
+            except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+                raise GankitError(f"--input {str(file)!r} is not a readable image: {exc}") from None
+            picture = torch.as_tensor(array)
+            picture = picture.unsqueeze(0) if picture.dim() == 2 else picture.permute(2, 0, 1)
+            pictures.append(_resized(picture, height, width) * 2 - 1)
+        return torch.stack(pictures)
+    return _resized(x, height, width).clamp(-1, 1)
+
+
+def _resized(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == (height, width):
+        return x
+    batched = x if x.dim() == 4 else x.unsqueeze(0)
+    out = torch.nn.functional.interpolate(batched, size=(height, width), mode="bilinear", antialias=True)
+    return out if x.dim() == 4 else out[0]

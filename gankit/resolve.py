@@ -71,10 +71,8 @@ def resolve(
     set_values, set_options = parse_set(set_items)
     explicit = typed_run_values(file_values) | typed_run_values(set_values) | dict(flags or {})
 
-    names = {f: explicit.get(f, (base or {}).get(f, RUN_FIELDS[f].default)) for f in ("data", "arch", "loss", "scheme")}
+    names, reg_names = _component_names(registry, explicit, base)
     data = registry.get("data", names["data"])
-    # A data source may suggest regularizers (digits: R1); --reg replaces the suggestion.
-    reg_names = tuple(explicit.get("regs", (base or {}).get("regs", data.defaults.get("regs", ()))))
     arch = registry.get("architecture", names["arch"])
     loss = registry.get("loss", names["loss"])
     regs = tuple(registry.get("regularizer", r) for r in reg_names)
@@ -149,6 +147,40 @@ def resolve(
     config = make_run_config(values)
     component_configs = {spec.name: spec.make_config(merged_options[spec.name]) for spec in specs}
     return ResolvedRun(config, data, arch, loss, regs, scheme, trackers, metrics, component_configs)
+
+
+#: Run settings that name components, which any component may suggest (``--arch biggan`` suggesting
+#: ``loss = "hinge"`` and ``scheme = "conditional"``).
+_SUGGESTIBLE = ("data", "arch", "loss", "scheme", "regs")
+
+
+def _component_names(
+    registry: Registry, explicit: dict[str, Any], base: dict[str, Any] | None
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The data, arch, loss, scheme and regs of a run: typed > saved > suggested > default.
+
+    Suggestions come from the components in the run, in the order data source, architecture, loss,
+    regularizers, scheme (later wins); choosing a component may bring others in, so this repeats until
+    the names settle."""
+    fixed = {
+        f: explicit[f] if f in explicit else (base or {})[f] for f in _SUGGESTIBLE if f in explicit or f in (base or {})
+    }
+    suggested: dict[str, Any] = {}
+    for _ in range(5):
+        chosen = {f: fixed.get(f, suggested.get(f, RUN_FIELDS[f].default)) for f in _SUGGESTIBLE}
+        specs = [
+            registry.get("data", chosen["data"]),
+            registry.get("architecture", chosen["arch"]),
+            registry.get("loss", chosen["loss"]),
+            *(registry.get("regularizer", r) for r in chosen["regs"]),
+            registry.get("scheme", chosen["scheme"]),
+        ]
+        now = {f: s.defaults[f] for s in specs for f in _SUGGESTIBLE if f in s.defaults}
+        if now == suggested:
+            return {f: chosen[f] for f in ("data", "arch", "loss", "scheme")}, tuple(chosen["regs"])
+        suggested = now
+    listed = ", ".join(f"{s.kind} {s.name!r}" for s in specs)
+    raise GankitError(f"the components' suggestions do not settle ({listed} suggest each other in turn); name them")
 
 
 def _options_of(spec: ComponentSpec) -> set[str]:

@@ -50,7 +50,7 @@ def prepare_resume(
     base = dict(saved_run, options={n: c["options"] for n, c in saved["components"].items()})
     run = resolve(registry, flags, set_items, config_file, base=base)
     _check_resumable(saved_run, run.config.to_dict())
-    _check_same_options(saved["components"], run.describe()["components"])
+    _check_same_options(saved["components"], run.describe()["components"], _option_defaults(run))
     folder = RunFolder(folder_path)
     return Resumed(run, folder.lock() if lock else folder, state, source)
 
@@ -76,13 +76,27 @@ def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
             )
 
 
-def _check_same_options(saved: dict[str, Any], now: dict[str, Any]) -> None:
+def _option_defaults(run: ResolvedRun) -> dict[str, dict[str, Any]]:
+    """Each component's option defaults, for options newer than a saved run."""
+    defaults = {}
+    for spec in run.specs():
+        cfg = spec.config
+        fields = attrs.fields(cfg) if cfg is not None and attrs.has(cfg) else ()
+        defaults[spec.name] = {
+            f.name: f.default for f in fields if f.default is not attrs.NOTHING and not isinstance(f.default, attrs.Factory)
+        }
+    return defaults
+
+
+def _check_same_options(saved: dict[str, Any], now: dict[str, Any], defaults: dict[str, dict[str, Any]]) -> None:
     for name, component in now.items():
         if component["kind"] in ("tracker", "metric"):  # what watches a run may change on resume
             continue
         before = saved.get(name, {}).get("options", {})
         for key, value in component["options"].items():
-            if _normalize(before.get(key)) != _normalize(value):
+            # An option the component gained since the run was saved trains as before at its default.
+            was = before[key] if key in before else defaults.get(name, {}).get(key)
+            if _normalize(was) != _normalize(value):
                 raise GankitError(
                     f"--resume: {name}.{key} is {before.get(key)!r} in the saved run but {value!r} was given; "
                     "a resumed run keeps its component options"

@@ -20,7 +20,7 @@ from gankit.runs import RunFolder
 
 torch.set_num_threads(1)
 
-FORMAT = "gankit-checkpoint/1"
+FORMAT = checkpoint.FORMAT
 
 
 def _state(seed: int = 0) -> TrainingState:
@@ -396,3 +396,28 @@ def test_sample_refuses_checkpoint_with_incomplete_data_description(gankit, tmp_
     config = json.dumps({"run": {}, "components": {}, "data_description": {"bogus": 1}})
     path = _gankit_file(tmp_path / "nodesc.safetensors", config=config)
     _assert_one_error_line(gankit("sample", str(path), "-n", "4", "-o", "x.npy"))
+
+
+def test_a_checkpoint_of_gankit_0_1_still_samples_and_resumes(tmp_path):
+    """tests/data/checkpoint-v1.safetensors: 4 steps of `gankit run` (format 1, tiny MLPs, EMA) written
+    by gankit 0.1 before the surface changed; it must keep loading."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from gankit.cli import cli
+
+    run = tmp_path / "runs" / "v1" / "checkpoints"
+    run.mkdir(parents=True)
+    shutil.copy(Path(__file__).parent / "data" / "checkpoint-v1.safetensors", run / "step-000004.safetensors")
+    (run / "latest").write_text("step-000004.safetensors\n")
+    state = checkpoint.load(run / "step-000004.safetensors")
+    assert state.counters["step"] == 4 and state.scheme == {} and "python" not in state.rng
+    runner = CliRunner()
+    out = tmp_path / "s.npy"
+    result = runner.invoke(cli, ["sample", str(run.parent), "-n", "4", "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["run", "--resume", str(run.parent), "--steps", "6", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    resumed = checkpoint.load(checkpoint.find_checkpoint(run.parent))
+    assert resumed.counters["step"] == 6 and "python" in resumed.rng

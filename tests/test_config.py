@@ -343,3 +343,41 @@ def test_a_component_may_suggest_a_run_setting_for_when_another_is_in_the_run():
     finally:
         data.defaults.clear()
         data.defaults.update(original)
+
+
+def test_suggested_components_apply_and_bring_their_own_suggestions():
+    """An architecture suggesting a loss, scheme and regularizers: they join the run (and what they suggest
+    applies too), while what the user typed wins."""
+    reg = registry()
+    arch, loss = reg.get("architecture", "dcgan"), reg.get("loss", "hinge")
+    saved = dict(arch.defaults), dict(loss.defaults)
+    try:
+        arch.defaults.update({"loss": "hinge", "scheme": "conditional", "regs": ("sn",)})
+        loss.defaults.update({"n_critic": 3})
+        run = resolve(reg, {"arch": "dcgan"})
+        assert (run.loss.name, run.scheme.name, [r.name for r in run.regularizers]) == ("hinge", "conditional", ["sn"])
+        assert run.config.n_critic == 3  # the suggested loss's own suggestion
+        typed = resolve(reg, {"arch": "dcgan", "loss": "wgan", "regs": ()})
+        assert typed.loss.name == "wgan" and typed.regularizers == ()
+        saved_run = resolve(reg, base={"arch": "dcgan", "loss": "bce", "scheme": "unconditional", "regs": []})
+        assert saved_run.loss.name == "bce"  # a resumed run keeps what it was trained with
+    finally:
+        for spec, before in zip((arch, loss), saved):
+            spec.defaults.clear()
+            spec.defaults.update(before)
+
+
+def test_suggestions_that_never_settle_are_one_line():
+    reg = registry()
+    hinge, lsgan = reg.get("loss", "hinge"), reg.get("loss", "lsgan")
+    try:
+        hinge.defaults["loss"] = "lsgan"
+        lsgan.defaults["loss"] = "hinge"
+        assert resolve(reg, {}).loss.name == "bce"  # neither is in a plain run
+        reg.get("architecture", "mlp").defaults["loss"] = "hinge"
+        with pytest.raises(GankitError, match="do not settle"):
+            resolve(reg, {})
+    finally:
+        hinge.defaults.pop("loss", None)
+        lsgan.defaults.pop("loss", None)
+        reg.get("architecture", "mlp").defaults.pop("loss", None)

@@ -17,58 +17,106 @@ FORMATS = (".png", ".npy")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid (or scatter) or a .npy array."
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise.")
+@click.option(
+    "--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True, help="Seed of the noise."
+)
+@click.option("--label", type=int, default=None, help="Class of every sample (class-conditional models).")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(),
+    default=None,
+    help="Images to translate (translators): a PNG, a folder of PNGs, or a .npy in data units.",
+)
+@click.option(
+    "--set",
+    "set_items",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A generation input or option of the model (truncation=0.7, domains=1,0,1); repeatable.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=1024,
     show_default=True,
-    help="Samples generated per forward pass.",
+    help="Samples generated per forward pass (the samples do not depend on it).",
 )
-def sample(target: str, count: int, output: str, seed: int, device: str, batch_size: int) -> None:
+def sample(
+    target: str,
+    count: int,
+    output: str,
+    seed: int,
+    label: int | None,
+    input_path: str | None,
+    set_items: tuple[str, ...],
+    device: str,
+    batch_size: int,
+) -> None:
     """Generate N samples. A .npy holds them in the data's own units (pixels in [0, 1], points in
-    their plane); a .png shows them as an image grid or a scatter plot."""
+    their plane); a .png shows them as an image grid (one row per class for class-conditional models,
+    each input beside its translation for translators) or a scatter plot."""
     out = Path(output)
     if out.suffix.lower() not in FORMATS:
         raise GankitError(
             f"unknown output format {out.suffix or '(none)'!r} for {output!r}; choose from: {', '.join(FORMATS)}"
         )
 
-    import attrs
     import numpy as np
 
-    from gankit import checkpoint
-    from gankit.components import DataDescription
+    from gankit.engine import generation
     from gankit.engine.devices import choose_device
-    from gankit.engine.model import Model
-    from gankit.images import save_samples
-    from gankit.plugins import registry
-    from gankit.resolve import resolve
+    from gankit.engine.model import load_model
+    from gankit.images import read_images, save_samples
+    from gankit.inputs import FromData, Label
 
-    path = checkpoint.find_checkpoint(target)
-    state = checkpoint.load(path)
-    saved = state.config
-    if "data_description" not in saved:
-        raise GankitError(f"checkpoint {str(path)!r} lacks the data description that sampling needs")
-    base = dict(saved["run"], options={n: c["options"] for n, c in saved["components"].items()})
-    run = resolve(registry(), base=base)
-    fields = {f.name for f in attrs.fields(DataDescription)}
-    try:
-        description = DataDescription(**{k: v for k, v in saved["data_description"].items() if k in fields})
-    except (TypeError, ValueError) as exc:
-        raise GankitError(f"checkpoint {str(path)!r} has a damaged data description: {exc}") from None
-    dev = choose_device(device)
-    try:
-        model = Model(run, dev, description)
-    except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
-        raise GankitError(f"checkpoint {str(path)!r} describes networks that cannot be built: {exc}") from None
-    model.load_weights(state, f"checkpoint {str(path)!r}")
+    model, state, path = load_model(target, choose_device(device))
+    spec = model.inputs
+    given = _given(spec, set_items)
+    if label is not None:
+        labels = [name for name, kind in spec.items() if isinstance(kind, Label)]
+        if not labels:
+            raise GankitError(f"--label needs a class-conditional model; this one takes {', '.join(spec)}")
+        given[labels[0]] = generation.parse_value("--label", str(label), spec[labels[0]])
+    if input_path is not None:
+        images = [name for name, kind in spec.items() if isinstance(kind, FromData)]
+        if not images:
+            raise GankitError(f"--input needs a translating model; this one takes {', '.join(spec)}")
+        field = model.description.field(spec[images[0]].field)
+        given[images[0]] = read_images(input_path, field)
 
-    samples = model.sample(count, seed, batch_size)
+    values = model.fill_inputs(count, seed, given, from_data=_data_samples(state))
+    samples = model.generate_all(values, batch_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
-        np.save(out, description.to_data_units(samples).numpy())
+        np.save(out, model.description.to_data_units(samples).numpy())
     else:
-        save_samples(samples, description, out)
-    click.echo(f"Wrote {count} samples from {path} (step {state.counters['step']}) to {out}")
+        columns = generation.grid_columns(spec, len(samples)) if label is None else None
+        save_samples(samples, model.description, out, columns=columns, inputs=generation.image_input(spec, values))
+    click.echo(f"Wrote {len(samples)} samples from {path} (step {state.counters['step']}) to {out}")
+
+
+def _given(spec: dict, set_items: tuple[str, ...]) -> dict:
+    from gankit.engine import generation
+
+    given = {}
+    for item in set_items:
+        name, eq, text = item.partition("=")
+        name = name.strip()
+        if not eq or name not in spec:
+            listed = ", ".join(spec) or "none"
+            raise GankitError(f"--set {item!r} names no generation input of this model; its inputs: {listed}")
+        given[name] = generation.parse_value(name, text.strip(), spec[name])
+    return given
+
+
+def _data_samples(state):
+    """Data samples for inputs left unset (a translator's default inputs): the run's data, loaded lazily."""
+
+    def load(field: str, count: int):
+        from gankit.engine.model import load_dataset
+
+        return load_dataset(state.config).take(field, count)
+
+    return load

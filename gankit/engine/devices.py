@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import os
 import random
+import struct
 import sys
 
 import torch
@@ -68,9 +69,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+def _python_random_state() -> torch.Tensor:
+    """Python's ``random`` state (Mersenne Twister words, position, cached Gaussian) as uint8 bytes."""
+    version, words, gauss = random.getstate()
+    packed = struct.pack(f"<B{len(words)}I?d", version, *words, gauss is not None, gauss or 0.0)
+    return torch.frombuffer(bytearray(packed), dtype=torch.uint8).clone()
+
+
+def _set_python_random_state(state: torch.Tensor) -> None:
+    raw = bytes(state.tolist())
+    count = (len(raw) - 1 - 1 - 8) // 4
+    version, *rest = struct.unpack(f"<B{count}I?d", raw)
+    words, has_gauss, gauss = tuple(rest[:count]), rest[count], rest[count + 1]
+    random.setstate((version, words, gauss if has_gauss else None))
+
+
 def rng_state() -> dict[str, torch.Tensor]:
-    """Every global RNG state as uint8 tensors, for the checkpoint."""
-    state = {"torch": torch.get_rng_state()}
+    """Every global RNG state as uint8 tensors, for the checkpoint (Python's ``random`` too: plugins use it)."""
+    state = {"torch": torch.get_rng_state(), "python": _python_random_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             state[f"cuda{i}"] = s
@@ -79,6 +95,8 @@ def rng_state() -> dict[str, torch.Tensor]:
 
 def set_rng_state(state: dict[str, torch.Tensor]) -> None:
     torch.set_rng_state(state["torch"])
+    if "python" in state:  # checkpoints of gankit 0.1 lack it
+        _set_python_random_state(state["python"])
     cuda = [state[k] for k in sorted(k for k in state if k.startswith("cuda"))]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])

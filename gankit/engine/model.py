@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from gankit import checkpoint
-from gankit.components import Architecture, DataDescription, Regularizer, Scheme
+from gankit.components import (
+    Architecture,
+    DataDescription,
+    DataRequest,
+    Dataset,
+    Regularizer,
+    Scheme,
+    UnsupportedRequest,
+    _overrides,
+)
+from gankit.engine import generation
 from gankit.engine.ema import EMA
-from gankit.errors import GankitError
+from gankit.errors import GankitDeprecationWarning, GankitError
+from gankit.inputs import Input
 from gankit.resolve import ResolvedRun
+
+
+def _deprecated(spec: Any, message: str) -> None:
+    warnings.warn(f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r}): {message}", GankitDeprecationWarning, 2)
+
+
+def _build(
+    scheme: Scheme, arch: Architecture, data: DataDescription, z_dim: int, run: ResolvedRun
+) -> tuple[dict[str, nn.Module], dict[str, str]]:
+    """The scheme's networks, and each one's role."""
+    if _overrides(scheme, "build", Scheme):  # gankit 0.1: the scheme calls arch.generator() and friends
+        nets = scheme.build(arch, data, z_dim)
+        return nets, {name: "discriminator" if name in scheme.discriminators else "generator" for name in nets}
+    requests = scheme.networks(data, z_dim)
+    nets = {}
+    for name, request in requests.items():
+        try:
+            nets[name] = arch.build(request)
+        except UnsupportedRequest as exc:
+            raise GankitError(
+                f"architecture {run.architecture.name!r} cannot build network {name!r} of scheme "
+                f"{run.scheme.name!r}: {exc}"
+            ) from None
+    return nets, {name: request.role for name, request in requests.items()}
 
 
 def expect(obj: Any, kind_type: type, spec: Any) -> Any:
@@ -37,37 +74,67 @@ class Model:
         self.regularizers: list[Regularizer] = [
             expect(spec.create(configs[spec.name]), Regularizer, spec) for spec in run.regularizers
         ]
-        nets = self.scheme.build(arch, self.description, cfg.z_dim)
-        for name in self.scheme.discriminators:
+        nets, self.roles = _build(self.scheme, arch, description, cfg.z_dim, run)
+        for name, role in self.roles.items():
             for reg in self.regularizers:
-                nets[name] = reg.wrap_discriminator(nets[name])
+                if role in reg.targets:
+                    nets[name] = reg.wrap(nets[name], role)
+        #: The networks that discriminator regularizers act on.
+        self.discriminators = tuple(name for name, role in self.roles.items() if role == "discriminator")
         layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.nets: dict[str, nn.Module] = {name: net.to(device, memory_format=layout) for name, net in nets.items()}
         self.ema = {name: EMA(self.nets[name], cfg.ema) for name in self.scheme.ema_networks} if cfg.ema > 0 else {}
         self.device = device
         self.z_dim = cfg.z_dim
+        #: What the scheme's generator takes (see :mod:`gankit.inputs`).
+        self.inputs: dict[str, Input] = dict(self.scheme.generation_inputs(description, cfg.z_dim))
+        if _overrides(self.scheme, "sample", Scheme) and not _overrides(self.scheme, "generate", Scheme):
+            _deprecated(run.scheme, "Scheme.sample(nets, noise) is deprecated; implement generate(nets, inputs)")
 
     @torch.no_grad()
-    def generate(self, noise: torch.Tensor) -> torch.Tensor:
-        """Samples in ``[-1, 1]`` from the EMA networks when there are any, in eval mode."""
+    def generate(self, inputs: dict[str, Any] | torch.Tensor) -> torch.Tensor:
+        """Samples in ``[-1, 1]`` from filled generation inputs (or, as in gankit 0.1, from noise), using
+        the EMA networks when there are any, in eval mode."""
+        if isinstance(inputs, torch.Tensor):
+            inputs = {"z": inputs}
         nets = dict(self.nets) | {name: ema.shadow for name, ema in self.ema.items()}
         modes = {name: net.training for name, net in nets.items()}
         for net in nets.values():
             net.eval()
+        on_device = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
         try:
-            return self.scheme.sample(nets, noise.to(self.device)).float()
+            return self.scheme.generate(nets, on_device).float()
         finally:
             for name, net in nets.items():
                 net.train(modes[name])
 
-    def sample(self, count: int, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
-        """``count`` samples on the CPU from noise seeded by ``seed``: the same samples every time."""
-        generator = torch.Generator().manual_seed(seed)
-        chunks = [
-            self.generate(torch.randn(min(batch_size, count - start), self.z_dim, generator=generator)).cpu()
-            for start in range(0, count, batch_size)
-        ]
-        return torch.cat(chunks)
+    def fill_inputs(
+        self,
+        count: int,
+        seed: int = 0,
+        given: dict[str, Any] | None = None,
+        from_data: Callable[[str, int], torch.Tensor] | None = None,
+    ) -> dict[str, Any]:
+        """The generation inputs for ``count`` samples (see :func:`gankit.engine.generation.fill`)."""
+        return generation.fill(self.inputs, count, seed, given, from_data)
+
+    def sample(
+        self,
+        count: int,
+        seed: int = 0,
+        batch_size: int = 1024,
+        given: dict[str, Any] | None = None,
+        from_data: Callable[[str, int], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``count`` samples on the CPU from inputs seeded by ``seed``: the same samples every time, for
+        any ``batch_size``. ``given`` fixes inputs (``{"label": 7}``); see :meth:`fill_inputs`."""
+        return self.generate_all(self.fill_inputs(count, seed, given, from_data), batch_size)
+
+    def generate_all(self, values: dict[str, Any], batch_size: int = 1024) -> torch.Tensor:
+        """Samples on the CPU from filled inputs, ``batch_size`` at a time."""
+        count = generation.count_of(self.inputs, values)
+        parts = [self.generate(chunk).cpu() for chunk in generation.chunks(self.inputs, values, count, batch_size)]
+        return torch.cat(parts)
 
     def load_weights(self, state: checkpoint.TrainingState, where: str) -> None:
         """Check every tensor against the built networks first, then copy: all or nothing."""
@@ -98,3 +165,41 @@ class Model:
 
     def _ema_nets(self) -> dict[str, nn.Module]:
         return {name: ema.shadow for name, ema in self.ema.items()}
+
+
+def load_dataset(saved_config: dict[str, Any]) -> Dataset:
+    """The data set a saved run trained on (for inputs taken from data), built as the run built it."""
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    run = resolve(registry(), base=_base(saved_config))
+    cfg = run.config
+    request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
+    return expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
+
+
+def _base(saved: dict[str, Any]) -> dict[str, Any]:
+    return dict(saved["run"], options={n: c["options"] for n, c in saved["components"].items()})
+
+
+def load_model(target: str, device: torch.device) -> tuple[Model, checkpoint.TrainingState, Any]:
+    """The networks of a run folder's latest checkpoint (or of a checkpoint file), weights loaded."""
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    path = checkpoint.find_checkpoint(target)
+    state = checkpoint.load(path)
+    saved = state.config
+    if "data_description" not in saved:
+        raise GankitError(f"checkpoint {str(path)!r} lacks the data description that sampling needs")
+    run = resolve(registry(), base=_base(saved))
+    try:
+        description = DataDescription.from_dict(saved["data_description"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise GankitError(f"checkpoint {str(path)!r} has a damaged data description: {exc}") from None
+    try:
+        model = Model(run, device, description)
+    except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
+        raise GankitError(f"checkpoint {str(path)!r} describes networks that cannot be built: {exc}") from None
+    model.load_weights(state, f"checkpoint {str(path)!r}")
+    return model, state, path

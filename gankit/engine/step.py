@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gankit.components import Loss, PenaltyInputs, Regularizer
+from gankit.components import GeneratorPenaltyInputs, Loss, PenaltyInputs, Regularizer
 from gankit.engine.amp import Precision
 from gankit.engine.batches import Batch, BatchStream
 from gankit.engine.distributed import World, no_sync
@@ -30,8 +30,10 @@ class StepContext:
     """Handed to :meth:`gankit.Scheme.step` on every iteration.
 
     Attributes a scheme reads: ``nets`` (name -> network), ``loss``, ``n_critic``, ``batch_size``,
-    ``z_dim``, ``device``. Methods do the rest: :meth:`next_batch`, :meth:`noise`, :meth:`autocast`,
-    :meth:`discriminator_penalty`, :meth:`optimize`, :meth:`frozen`.
+    ``z_dim``, ``device``, ``data`` (the :class:`gankit.DataDescription`). Methods do the rest:
+    :meth:`next_batch`; random numbers that are the same on any number of processes (:meth:`noise`,
+    :meth:`labels`, :meth:`normal`, :meth:`uniform`); :meth:`autocast`; :meth:`generator_loss`;
+    :meth:`discriminator_penalty` and :meth:`generator_penalty`; :meth:`optimize`; :meth:`frozen`.
     """
 
     def __init__(
@@ -61,12 +63,17 @@ class StepContext:
         self.n_critic = n_critic
         self.device = device
         self.batch_size = batches.batch_size
+        self.data = batches.description
         # For each optimizer, the discriminators it steps: weight regularizers act on those after a step.
         self._stepped_discriminators = {
             opt: [nets[n] for n in names if n in discriminators] for opt, names in optimized_networks.items()
         }
-        #: Discriminator steps taken so far; lazy regularizers count with it.
+        self._stepped_generators = {
+            opt for opt, names in optimized_networks.items() if any(n not in discriminators for n in names)
+        }
+        #: Discriminator and generator steps taken so far; lazy regularizers count with them.
         self.d_steps = 0
+        self.g_steps = 0
         #: "stop": :meth:`check_finite` raises :class:`NonFiniteStep` for the first NaN/inf loss since the
         #: last check; "skip": every step reads back its loss and gradients and drops a bad one.
         self.on_nan = on_nan
@@ -78,8 +85,16 @@ class StepContext:
         # host wait for the device every step. A loss stays finite until the weights go bad, so the
         # first non-finite loss names the iteration where training broke.
         self._unchecked: list[tuple[int, str, torch.Tensor]] = []
+        # A penalty acts on the roles its regularizer targets, whatever methods it implements.
         self._penalized = [
-            r for r in regularizers if type(r).discriminator_penalty is not Regularizer.discriminator_penalty
+            r
+            for r in regularizers
+            if "discriminator" in r.targets and type(r).discriminator_penalty is not Regularizer.discriminator_penalty
+        ]
+        self._g_penalized = [
+            r
+            for r in regularizers
+            if set(r.targets) - {"discriminator"} and type(r).generator_penalty is not Regularizer.generator_penalty
         ]
         # Weak keys: a block made for a network that a scheme later drops goes with the network.
         self._frozen: weakref.WeakKeyDictionary[nn.Module, _Frozen] = weakref.WeakKeyDictionary()
@@ -98,13 +113,42 @@ class StepContext:
     def _uniform(self, n: int, sample_shape: tuple[int, ...]) -> torch.Tensor:
         return self.world.shard(torch.rand((n * self.world.size, *sample_shape), device=self.device))
 
+    def uniform(self, *sample_shape: int, n: int | None = None) -> torch.Tensor:
+        """Uniform [0, 1) numbers of shape ``(n, *sample_shape)`` (default: this process's batch)."""
+        return self._uniform(n or self.batch_size, sample_shape)
+
+    def normal(self, *sample_shape: int, n: int | None = None) -> torch.Tensor:
+        """Gaussian numbers of shape ``(n, *sample_shape)`` (default: this process's batch)."""
+        n = n or self.batch_size
+        return self.world.shard(torch.randn((n * self.world.size, *sample_shape), device=self.device))
+
+    def labels(self, num_classes: int, n: int | None = None) -> torch.Tensor:
+        """Random class labels for fakes (``(n,)`` integers below ``num_classes``), the same on any
+        number of processes."""
+        n = n or self.batch_size
+        return self.world.shard(torch.randint(num_classes, (n * self.world.size,), device=self.device))
+
+    def generator_loss(self, fake_scores: torch.Tensor, real_scores: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss's generator term; ``real_scores`` reach it only when it asks for them
+        (``loss.needs_real_scores``), so losses written for gankit 0.1 keep working."""
+        if self.loss.needs_real_scores:
+            return self.loss.generator_loss(fake_scores, real_scores)
+        return self.loss.generator_loss(fake_scores)
+
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         return self.precision.autocast()
 
     def discriminator_penalty(
-        self, real: torch.Tensor, fake: torch.Tensor, discriminator: nn.Module
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        discriminator: nn.Module,
+        conditions: tuple[torch.Tensor, ...] = (),
     ) -> torch.Tensor | None:
-        """Sum of the regularizers' penalties due on this discriminator step (``None`` if none is due)."""
+        """Sum of the regularizers' penalties due on this discriminator step (``None`` if none is due).
+
+        ``conditions`` are the discriminator's inputs after the sample (a class label), so a penalty
+        differentiates the very function the loss sees."""
         total = None
         for reg in self._penalized:
             if self.d_steps % reg.every:
@@ -116,12 +160,28 @@ class StepContext:
                 self.precision.input_gradients,
                 self.autocast,
                 self._uniform,
+                tuple(conditions),
             )
-            penalty = reg.discriminator_penalty(inputs)
-            if penalty is None:
+            total = _add(total, reg.discriminator_penalty(inputs), reg.every)
+        return total
+
+    def generator_penalty(self, generator: nn.Module, inputs: dict[str, Any]) -> torch.Tensor | None:
+        """Sum of the generator penalties due on this generator step (``None`` if none is due);
+        ``inputs`` are the generation inputs the step used (``{"z": ..., "label": ...}``)."""
+        total = None
+        for reg in self._g_penalized:
+            if self.g_steps % reg.every:
                 continue
-            penalty = penalty * reg.every if reg.every > 1 else penalty
-            total = penalty if total is None else total + penalty
+            penalty_inputs = GeneratorPenaltyInputs(
+                generator,
+                inputs,
+                self.precision.input_gradients,
+                self.autocast,
+                lambda shape: self.world.shard(
+                    torch.randn((shape[0] * self.world.size, *shape[1:]), device=self.device)
+                ),
+            )
+            total = _add(total, reg.generator_penalty(penalty_inputs), reg.every)
         return total
 
     def optimize(self, name: str, loss: torch.Tensor) -> None:
@@ -133,6 +193,8 @@ class StepContext:
         if not self.precision.backward_and_step(loss, self.optimizers[name], check_finite=skipping):
             self.skipped_steps += 1
             return
+        if name in self._stepped_generators:
+            self.g_steps += 1
         stepped = self._stepped_discriminators[name]
         if stepped:
             self.d_steps += 1
@@ -163,6 +225,14 @@ class StepContext:
         if frozen is None:
             frozen = self._frozen[network] = _Frozen(network)
         return frozen
+
+
+def _add(total: torch.Tensor | None, penalty: torch.Tensor | None, every: int) -> torch.Tensor | None:
+    """``total + penalty * every`` (a lazy penalty keeps its expected strength), skipping ``None``."""
+    if penalty is None:
+        return total
+    penalty = penalty * every if every > 1 else penalty
+    return penalty if total is None else total + penalty
 
 
 class _Frozen:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import attrs
 import torch
 from torch import nn
 
@@ -20,6 +19,7 @@ from gankit.components import (
     Regularizer,
     TrackerContext,
 )
+from gankit.engine import generation
 from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
 from gankit.engine.compiling import CompileReport, compile_networks
@@ -109,7 +109,7 @@ class Trainer:
                 for spec, reg in zip(run.regularizers, model.regularizers)
                 if type(reg).discriminator_penalty is not Regularizer.discriminator_penalty
             )
-            trained, self.compiled = compile_networks(trained, model.scheme.discriminators, penalties)
+            trained, self.compiled = compile_networks(trained, model.discriminators, penalties)
         self.context = StepContext(
             nets=trained,
             optimizers=self.optimizers,
@@ -121,7 +121,7 @@ class Trainer:
             n_critic=cfg.n_critic,
             device=self.device,
             optimized_networks=model.scheme.optimizers,
-            discriminators=model.scheme.discriminators,
+            discriminators=model.discriminators,
             on_nan=cfg.on_nan,
             world=self.world,
         )
@@ -129,11 +129,13 @@ class Trainer:
             self.batches.epochs_to_steps(cfg.epochs, cfg.n_critic) if cfg.epochs is not None else cfg.steps
         )
         self.step = 0
-        sample_generator = torch.Generator().manual_seed(cfg.seed)
-        self.sample_noise = torch.randn(SAMPLE_GRID_SIZE, cfg.z_dim, generator=sample_generator)
-        self.sample_real = (
-            self.batches.samples[:1024] if self.batches.finite else self.dataset.sample(1024, sample_generator)
-        )
+        # Fixed inputs for the sample grids: the same images at every step, so progress is easy to see.
+        self.sample_columns = generation.grid_columns(model.inputs, SAMPLE_GRID_SIZE)
+        grid_size = SAMPLE_GRID_SIZE
+        if self.sample_columns:  # whole rows, one per class
+            grid_size = self.sample_columns * -(-SAMPLE_GRID_SIZE // self.sample_columns)
+        self.sample_inputs = model.fill_inputs(grid_size, cfg.seed, from_data=self.data_samples)
+        self.sample_real = self.data_samples(self.dataset.description.main, 1024)
         self.resumed = resume_state is not None
         self.tracker_states: dict[str, dict[str, Any]] = {}
         if resume_state is not None:
@@ -143,9 +145,13 @@ class Trainer:
         self.folder: RunFolder | None = None
         self.trackers = TrackerGroup({})
 
+    def data_samples(self, field: str, count: int) -> torch.Tensor:
+        """The first ``count`` samples of a data field (a fixed draw for a distribution), on the CPU."""
+        return self.dataset.take(field, count, self.run.config.seed + 1)
+
     def describe(self) -> dict[str, Any]:
         """The resolved configuration plus what the data looks like (so sampling needs no data)."""
-        return self.run.describe() | {"data_description": attrs.asdict(self.model.description)}
+        return self.run.describe() | {"data_description": self.model.description.to_dict()}
 
     def _optimizer(self, name: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.run.config
@@ -161,17 +167,22 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------------
 
     def state(self) -> checkpoint.TrainingState:
-        data_counters, data_generator = self.batches.state()
-        rng = rng_state() | {"data": data_generator}
+        streams = self.batches.state()
+        # Stream 0 keeps gankit 0.1's keys ("data"); further streams (unpaired data) follow it.
+        rng = rng_state() | {"data": streams[0][1]} | {f"data{i}": gen for i, (_, gen) in enumerate(streams) if i}
+        counters = {"step": self.step, "d_steps": self.context.d_steps, "g_steps": self.context.g_steps}
+        counters |= {"data": streams[0][0], "data_streams": [c for c, _ in streams[1:]]}
         return checkpoint.TrainingState(
             config=self.describe(),
-            counters={"step": self.step, "d_steps": self.context.d_steps, "data": data_counters},
+            counters=counters,
             networks={name: net.state_dict() for name, net in self.model.nets.items()},
             ema={name: ema.shadow.state_dict() for name, ema in self.model.ema.items()},
             optimizers={name: opt.state_dict() for name, opt in self.optimizers.items()},
             scaler=self.precision.state_dict(),
             rng=rng,
             trackers=self.trackers.states(),
+            scheme=self.model.scheme.state(),
+            regularizers={spec.name: reg.state() for spec, reg in zip(self.run.regularizers, self.model.regularizers)},
         )
 
     def _restore(self, state: checkpoint.TrainingState, where: str) -> None:
@@ -186,10 +197,16 @@ class Trainer:
                 _check_optimizer_state(opt)
             self.precision.load_state_dict(state.scaler)
             rng = dict(state.rng)
-            self.batches.load_state(state.counters.get("data", {}), rng.pop("data"))
+            generators = [rng.pop("data")] + [rng.pop(f"data{i}") for i in range(1, len(self.batches.state()))]
+            counters = [state.counters.get("data", {}), *state.counters.get("data_streams", [])]
+            self.batches.load_state(list(zip(counters, generators)))
             set_rng_state(rng)
             self.step = int(state.counters["step"])
             self.context.d_steps = int(state.counters.get("d_steps", 0))
+            self.context.g_steps = int(state.counters.get("g_steps", 0))
+            self.model.scheme.load_state(state.scheme)
+            for spec, reg in zip(self.run.regularizers, self.model.regularizers):
+                reg.load_state(state.regularizers.get(spec.name, {}))
         except (ValueError, KeyError, RuntimeError, TypeError, AttributeError) as exc:
             message = " ".join(str(exc).split())[:300]
             raise GankitError(f"{where} does not fit this run: {type(exc).__name__}: {message}") from None
@@ -217,7 +234,15 @@ class Trainer:
     def save_samples(self) -> Path:
         path = self.folder.sample_path(self.step)
         try:
-            save_samples(self.model.generate(self.sample_noise), self.model.description, path, real=self.sample_real)
+            shown = self.model.generate(self.sample_inputs)
+            save_samples(
+                shown,
+                self.model.description,
+                path,
+                real=self.sample_real,
+                columns=self.sample_columns,
+                inputs=generation.image_input(self.model.inputs, self.sample_inputs),
+            )
         except OSError as exc:
             raise GankitError(f"could not write samples {str(path)!r}: {exc.strerror or exc}") from None
         self.trackers.log_images(self.step, "samples", path)

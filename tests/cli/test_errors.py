@@ -16,7 +16,7 @@ TINY = ("--steps", "2", "--batch-size", "8", "--z-dim", "4", "--set", "arch.g_hi
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (("--loss", "wgn"), ("unknown loss", "'wgn'", "did you mean 'wgan'?", "bce, hinge, lsgan, wgan")),
+        (("--loss", "wgn"), ("unknown loss", "'wgn'", "did you mean 'wgan'?", "bce, hinge, lsgan, ragan, wgan")),
         (("--loss", "hnge"), ("did you mean 'hinge'?",)),
         (("--reg", "penalty"), ("unknown regularizer", "'penalty'", "clip, gp, r1, sn")),
         (("--reg", "gp", "--reg", "gpp"), ("did you mean 'gp'?",)),
@@ -144,5 +144,5 @@ def test_error_in_a_real_process_has_no_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        "Error: unknown loss (--loss) 'wgn' (did you mean 'wgan'?); choose from: bce, hinge, lsgan, wgan"
+        "Error: unknown loss (--loss) 'wgn' (did you mean 'wgan'?); choose from: bce, hinge, lsgan, ragan, wgan"
     ]

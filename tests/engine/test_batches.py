@@ -66,11 +66,11 @@ def test_resume_mid_epoch_gives_identical_batches(taken):
     original = BatchStream(_dataset(20), 5, CPU, seed=3)
     for _ in range(taken):
         original.next()
-    counters, generator_state = original.state()
+    ((counters, generator_state),) = original.state()
     expected = [original.next() for _ in range(10)]  # crosses epoch boundaries
 
     resumed = BatchStream(_dataset(20), 5, CPU, seed=99)  # the saved state replaces the seed
-    resumed.load_state(dict(counters), generator_state.clone())
+    resumed.load_state([(dict(counters), generator_state.clone())])
     got = [resumed.next() for _ in range(10)]
     for e, g in zip(expected, got):
         assert torch.equal(e.x, g.x)
@@ -87,11 +87,11 @@ def test_state_survives_a_checkpoint_round_trip(tmp_path):
     stream = BatchStream(_dataset(20), 5, CPU, seed=0)
     for _ in range(6):
         stream.next()
-    counters, generator_state = stream.state()
+    ((counters, generator_state),) = stream.state()
     assert generator_state.dtype == torch.uint8
     save_file({"data": generator_state}, str(tmp_path / "s.safetensors"))
     restored = BatchStream(_dataset(20), 5, CPU, seed=0)
-    restored.load_state(json.loads(json.dumps(counters)), load_file(str(tmp_path / "s.safetensors"))["data"])
+    restored.load_state([(json.loads(json.dumps(counters)), load_file(str(tmp_path / "s.safetensors"))["data"])])
     assert all(torch.equal(stream.next().x, restored.next().x) for _ in range(5))
 
 
@@ -108,10 +108,10 @@ def test_toy_data_is_sampled_and_resumes_identically():
     assert not stream.finite
     first = stream.next()
     assert first.x.shape == (16, 2) and first.y is None
-    counters, generator_state = stream.state()
+    states = stream.state()
     expected = [stream.next().x for _ in range(3)]
     resumed = BatchStream(_toy(), 16, CPU, seed=5)
-    resumed.load_state(counters, generator_state)
+    resumed.load_state(states)
     got = [resumed.next().x for _ in range(3)]
     assert all(torch.equal(e, g) for e, g in zip(expected, got))
     # Fresh samples every batch.
@@ -125,3 +125,44 @@ def test_epochs_to_steps():
     assert stream.epochs_to_steps(0.01, 1) == 1
     with pytest.raises(GankitError, match="--epochs needs a finite data set; 'ring8'"):
         BatchStream(_toy(), 8, CPU, seed=0).epochs_to_steps(1, 1)
+
+
+def _unpaired() -> TensorDataset:
+    """Two unpaired domains of different sizes: ``a`` holds 0..9, ``b`` holds 100..115."""
+    from gankit import Field
+
+    fields = {"a": Field((1,), "points"), "b": Field((1,), "points")}
+    description = DataDescription.of("ab", fields, main="b", streams=(("a",), ("b",)))
+    a = torch.arange(10, dtype=torch.float32).reshape(10, 1)
+    b = torch.arange(100, 116, dtype=torch.float32).reshape(16, 1)
+    return TensorDataset(description, fields={"a": a, "b": b})
+
+
+def test_unpaired_streams_shuffle_and_resume_each_on_its_own():
+    stream = BatchStream(_unpaired(), 4, CPU, seed=0)
+    seen_a, seen_b = [], []
+    for _ in range(4):
+        batch = stream.next()
+        assert set(batch.keys()) == {"a", "b"} and batch.x is batch["b"]
+        seen_a += batch["a"][:, 0].long().tolist()
+        seen_b += batch["b"][:, 0].long().tolist()
+    # 10 // 4 = 2 batches per epoch of a, 16 // 4 = 4 of b: each stream has its own epochs.
+    assert len(set(seen_a[:8])) == 8 and set(seen_a) <= set(range(10))
+    assert sorted(seen_b) == list(range(100, 116))
+    assert [s.epoch for s in stream.streams] == [1, 0]
+    states = stream.state()
+    expected = [stream.next() for _ in range(5)]
+    resumed = BatchStream(_unpaired(), 4, CPU, seed=7)
+    resumed.load_state([(dict(c), g.clone()) for c, g in states])
+    for e, g in zip(expected, [resumed.next() for _ in range(5)]):
+        assert torch.equal(e["a"], g["a"]) and torch.equal(e["b"], g["b"])
+
+
+def test_a_batch_reads_like_a_mapping_and_gathers_labels_once():
+    stream = BatchStream(_dataset(20), 5, CPU, seed=0)
+    batch = stream.next()
+    assert "label" in batch and "x" in batch and "source" not in batch and len(batch) == 2
+    assert batch["label"] is batch.y  # gathered once, then kept
+    assert dict(batch.items()).keys() == {"x", "label"}
+    with pytest.raises(KeyError, match="no field 'source'; its fields: x, label"):
+        batch["source"]

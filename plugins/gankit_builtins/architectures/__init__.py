@@ -22,6 +22,8 @@ class MLPConfig:
     d_hidden: tuple[int, ...] = attrs.field(default=(512, 256), converter=_widths)
     #: Slope of the discriminator's LeakyReLU.
     negative_slope: float = 0.2
+    #: Size of the class embedding beside G's noise, for class-conditional schemes.
+    embed_dim: int = attrs.field(default=32, validator=attrs.validators.gt(0))
 
 
 @attrs.frozen
@@ -32,6 +34,8 @@ class DCGANConfig:
     d_channels: int = attrs.field(default=64, validator=attrs.validators.gt(0))
     #: Normalization in the discriminator: "none" suits every loss and penalty; "batch" is the paper's.
     d_norm: str = attrs.field(default="none", validator=attrs.validators.in_(("none", "batch")))
+    #: Size of the class embedding beside G's noise, for class-conditional schemes.
+    embed_dim: int = attrs.field(default=32, validator=attrs.validators.gt(0))
 
 
 @hookimpl
@@ -40,11 +44,11 @@ def gankit_register_architectures(register):
         "mlp",
         "gankit_builtins.architectures.mlp:MLP",
         config=MLPConfig,
-        summary="fully connected G (ReLU, Tanh) and D (LeakyReLU); any data shape",
+        summary="fully connected G (ReLU, Tanh) and D (LeakyReLU); any data shape; class-conditional too",
     )
     register(
         "dcgan",
         "gankit_builtins.architectures.dcgan:DCGAN",
         config=DCGANConfig,
-        summary="DCGAN conv G/D for images of 4 or 7 px times a power of two (8, 28, 32, 64, ...)",
+        summary="DCGAN conv G/D for images of 4 or 7 px times a power of two (8, 28, 32, 64, ...); class-conditional too",
     )

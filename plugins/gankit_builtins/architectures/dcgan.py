@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from gankit import Architecture, DataDescription, GankitError
+from gankit import Architecture, DataDescription, GankitError, NetworkRequest
+
+from . import conditioning
 
 
 def _plan(data: DataDescription) -> tuple[int, int]:
@@ -66,6 +68,24 @@ class DCGAN(Architecture):
         net = nn.Sequential(*layers)
         net.apply(_init)
         return net
+
+    def build(self, request: NetworkRequest) -> nn.Module:
+        """Also class-conditional: G(z, y) with a class embedding, D(x, y) with a projection."""
+        data = request.data
+
+        def parts() -> tuple[nn.Module, nn.Module, int]:
+            layers = list(self.discriminator(data))
+            width = layers[-2].in_channels
+            return nn.Sequential(*layers[:-2]), nn.Sequential(*layers[-2:]), width
+
+        return conditioning.build(
+            request,
+            "dcgan",
+            lambda z_in: self.generator(data, z_in),
+            parts,
+            lambda: self.discriminator(data),
+            self.config.embed_dim,
+        )
 
     def discriminator(self, data: DataDescription) -> nn.Module:
         base, blocks = _plan(data)

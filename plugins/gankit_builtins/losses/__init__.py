@@ -14,6 +14,12 @@ class BCEConfig:
     variant: str = attrs.field(default="non-saturating", validator=attrs.validators.in_(("non-saturating", "minimax")))
 
 
+@attrs.frozen
+class RaGANConfig:
+    #: "bce" (RaSGAN, the paper's main form) or "lsgan" (RaLSGAN).
+    variant: str = attrs.field(default="bce", validator=attrs.validators.in_(("bce", "lsgan")))
+
+
 # Learning rates and betas as published: WGAN-GP (Gulrajani et al. 2017, Algorithm 1) for wgan,
 # DCGAN (Radford et al. 2016) for the others.
 WGAN_DEFAULTS = {"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)}
@@ -34,6 +40,12 @@ def gankit_register_losses(register):
         defaults=WGAN_DEFAULTS,
     )
     register("hinge", "gankit_builtins.losses.adversarial:Hinge", summary="hinge loss (Lim & Ye 2017; SNGAN, BigGAN)")
+    register(
+        "ragan",
+        "gankit_builtins.losses.adversarial:RelativisticAverage",
+        config=RaGANConfig,
+        summary="relativistic average loss, BCE or least squares (Jolicoeur-Martineau 2019)",
+    )
     register(
         "lsgan",
         "gankit_builtins.losses.adversarial:LeastSquares",

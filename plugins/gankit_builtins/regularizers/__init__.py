@@ -29,10 +29,19 @@ class R1Config:
     every: int = attrs.field(default=16, validator=_positive)
 
 
+def _roles(value) -> tuple[str, ...]:
+    value = (value,) if isinstance(value, str) else tuple(value)
+    if not value or any(not isinstance(v, str) or not v for v in value):
+        raise ValueError(f"networks must name network roles (discriminator, generator), got {value!r}")
+    return value
+
+
 @attrs.frozen
 class SpectralNormConfig:
     #: Power iterations per forward pass (Miyato et al. 2018 use 1).
     power_iterations: int = attrs.field(default=1, validator=_positive)
+    #: Roles of the networks to normalize: discriminators (SNGAN), or G too (SAGAN, BigGAN).
+    networks: tuple[str, ...] = attrs.field(default=("discriminator",), converter=_roles)
 
 
 @attrs.frozen
@@ -59,7 +68,7 @@ def gankit_register_regularizers(register):
         "sn",
         "gankit_builtins.regularizers.weights:SpectralNorm",
         config=SpectralNormConfig,
-        summary="spectral normalization of every D layer",
+        summary="spectral normalization of every D layer (G too with networks=discriminator,generator)",
     )
     register(
         "clip",

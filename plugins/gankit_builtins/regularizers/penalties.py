@@ -20,7 +20,7 @@ class GradientPenalty(Regularizer):
         alpha = inputs.uniform(*(1,) * (real.dim() - 1)).to(real.dtype)
         mixed = torch.lerp(fake, real, alpha).requires_grad_(True)
         with inputs.autocast():
-            scores = inputs.discriminator(mixed)
+            scores = inputs.scores(mixed)
         grad = inputs.input_gradients(scores, mixed)
         excess = grad.flatten(1).norm(dim=1) - self.config.target
         if self.config.one_sided:
@@ -38,6 +38,6 @@ class R1(Regularizer):
     def discriminator_penalty(self, inputs: PenaltyInputs) -> Tensor:
         real = inputs.real.detach().requires_grad_(True)
         with inputs.autocast():
-            scores = inputs.discriminator(real)
+            scores = inputs.scores(real)
         grad = inputs.input_gradients(scores, real)
         return 0.5 * self.config.gamma * grad.flatten(1).pow(2).sum(1).mean()

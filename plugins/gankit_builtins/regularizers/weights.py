@@ -11,14 +11,18 @@ from gankit import Regularizer
 class SpectralNorm(Regularizer):
     def __init__(self, config):
         self.config = config
+        self.targets = tuple(config.networks)
 
     def wrap_discriminator(self, discriminator: nn.Module) -> nn.Module:
+        return self.wrap(discriminator, "discriminator")
+
+    def wrap(self, network: nn.Module, role: str) -> nn.Module:
         from torch.nn.utils.parametrizations import spectral_norm
 
-        for module in list(discriminator.modules()):
-            if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        for module in list(network.modules()):
+            if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
                 spectral_norm(module, n_power_iterations=self.config.power_iterations)
-        return discriminator
+        return network
 
 
 class Clip(Regularizer):

@@ -23,3 +23,8 @@ def gankit_register_schemes(register):
         config=UnconditionalConfig,
         summary="one G and one D: n_critic discriminator steps, then one generator step",
     )
+    register(
+        "conditional",
+        "gankit_builtins.schemes.conditional:Conditional",
+        summary="class-conditional G(z, y) and D(x, y); samples one row per class",
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from gankit import Architecture, DataDescription, Scheme
+from gankit import DataDescription, NetworkRequest, Scheme
 
 
 class Unconditional(Scheme):
@@ -15,8 +15,11 @@ class Unconditional(Scheme):
     def __init__(self, config=None):
         self.reuse_fakes = bool(config and config.reuse_fakes)
 
-    def build(self, arch: Architecture, data: DataDescription, z_dim: int) -> dict[str, nn.Module]:
-        return {"generator": arch.generator(data, z_dim), "discriminator": arch.discriminator(data)}
+    def networks(self, data: DataDescription, z_dim: int) -> dict[str, NetworkRequest]:
+        return {
+            "generator": NetworkRequest.generator(data, z_dim),
+            "discriminator": NetworkRequest.discriminator(data),
+        }
 
     def step(self, t) -> dict[str, Tensor]:
         G, D = t.nets["generator"], t.nets["discriminator"]
@@ -25,8 +28,9 @@ class Unconditional(Scheme):
             real = t.next_batch().x
             # With reuse_fakes, the last D step's fakes keep their graph so that G's step can score them.
             keep_graph = self.reuse_fakes and i == t.n_critic - 1
+            z = t.noise()
             with torch.set_grad_enabled(keep_graph), t.autocast():
-                fake = G(t.noise())
+                fake = G(z)
             with t.autocast():
                 d_loss = t.loss.discriminator_loss(D(real), D(fake.detach()))
             penalty = t.discriminator_penalty(real, fake, D)
@@ -34,8 +38,12 @@ class Unconditional(Scheme):
 
         with t.frozen(D), t.autocast():
             if not self.reuse_fakes:
-                fake = G(t.noise())
-            g_loss = t.loss.generator_loss(D(fake))
-        t.optimize("generator", g_loss)
+                z = t.noise()
+                fake = G(z)
+            # Relativistic losses compare with the reals' scores in G's step too.
+            real_scores = D(real) if t.loss.needs_real_scores else None
+            g_loss = t.generator_loss(D(fake), real_scores)
+        penalty = t.generator_penalty(G, {"z": z})
+        t.optimize("generator", g_loss if penalty is None else g_loss + penalty)
 
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}

@@ -1,0 +1,56 @@
+"""What a scheme's generator takes when it generates: its **generation inputs**.
+
+A scheme declares them (:meth:`gankit.Scheme.generation_inputs`); whoever generates fills them:
+the training loop for its sample grids, ``gankit sample`` and ``gankit eval`` from the user's flags
+(``--label 7``, ``--input digit.png``, ``--set truncation=0.7``), exporters and explorers. So a
+scheme never parses flags, and sampling is reproducible: noise comes from the sampler's seed, drawn
+the same whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class Noise:
+    """Gaussian noise of ``shape`` per sample (``(z_dim,)``)."""
+
+    shape: tuple[int, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class Label:
+    """A class label per sample (an integer tensor). Filled with ``--label K``; left unset, the samples
+    go through the classes in equal blocks, so a picture shows one row per class."""
+
+    num_classes: int
+
+
+@attrs.frozen
+class Attributes:
+    """A vector of 0/1 flags per sample (StarGAN's target domains). Filled with ``--set NAME=1,0,1``;
+    left unset, the samples go through each single flag in turn."""
+
+    count: int
+
+
+@attrs.frozen
+class FromData:
+    """A sample of the data field ``field`` (a translator's input image). Filled with ``--input PATH``
+    (a PNG, a folder of PNGs, or a .npy); left unset, the data set's first samples of that field."""
+
+    field: str
+
+
+@attrs.frozen
+class Option:
+    """A plain value handed to :meth:`gankit.Scheme.generate` as it is (a truncation psi): ``--set NAME=V``."""
+
+    default: Any
+    help: str = ""
+
+
+Input = Noise | Label | Attributes | FromData | Option

@@ -1,0 +1,65 @@
+"""Generation inputs: seeded, independent of the batch size, filled from what the user gave."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit import Attributes, FromData, GankitError, Label, Noise, Option
+from gankit.engine import generation
+
+SPEC = {"z": Noise((4,)), "label": Label(10), "psi": Option(1.0)}
+
+
+def test_noise_is_seeded_and_labels_go_through_the_classes_in_rows():
+    a = generation.fill(SPEC, 30, seed=3)
+    b = generation.fill(SPEC, 30, seed=3)
+    assert torch.equal(a["z"], b["z"]) and not torch.equal(a["z"], generation.fill(SPEC, 30, seed=4)["z"])
+    assert a["label"].tolist() == [i // 3 for i in range(30)]  # 3 columns, one row per class
+    assert generation.grid_columns(SPEC, 30) == 3
+    assert a["psi"] == 1.0
+
+
+def test_given_values_fix_inputs():
+    filled = generation.fill(SPEC, 5, seed=0, given={"label": 7, "psi": 0.5})
+    assert filled["label"].tolist() == [7] * 5 and filled["psi"] == 0.5
+
+
+def test_chunks_do_not_change_the_samples():
+    values = generation.fill(SPEC, 10, seed=0)
+    chunks = list(generation.chunks(SPEC, values, 10, batch_size=3))
+    assert [len(c["z"]) for c in chunks] == [3, 3, 3, 1]
+    assert torch.equal(torch.cat([c["z"] for c in chunks]), values["z"])
+    assert all(c["psi"] == 1.0 for c in chunks)
+
+
+def test_given_images_decide_the_count_and_data_fills_the_rest():
+    spec = {"image": FromData("source"), "domains": Attributes(3)}
+    images = torch.zeros(4, 1, 8, 8)
+    filled = generation.fill(spec, 64, seed=0, given={"image": images})
+    assert generation.count_of(spec, filled) == 4
+    # Unset flags go through each attribute in blocks over the 4 samples the images make.
+    assert filled["domains"].tolist() == [[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]]
+    from_data = generation.fill(spec, 6, seed=0, from_data=lambda field, n: torch.ones(n, 1, 8, 8))
+    assert from_data["image"].shape == (6, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("label", "10", "class from 0 to 9"),
+        ("label", "x", "class from 0 to 9"),
+        ("psi", "high", "must be a float"),
+        ("z", "1", "cannot be set"),
+    ],
+)
+def test_bad_values_are_one_line_errors(name, text, message):
+    with pytest.raises(GankitError, match=message):
+        generation.parse_value(name, text, SPEC[name])
+
+
+def test_unknown_inputs_and_huge_counts_are_refused():
+    with pytest.raises(GankitError, match="takes no input 'label2'"):
+        generation.fill(SPEC, 4, seed=0, given={"label2": 1})
+    with pytest.raises(GankitError, match="at most"):
+        generation.fill(SPEC, generation.MAX_COUNT + 1, seed=0)
