@@ -13,6 +13,7 @@ from gankit import checkpoint
 from gankit.config import RESUMABLE_FIELDS, RUN_FIELDS
 from gankit.errors import GankitError
 from gankit.registry import Registry
+from gankit.safe_files import MAX_TEXT_BYTES, read_bounded
 from gankit.resolve import ResolvedRun, resolve
 from gankit.runs import RunFolder
 
@@ -41,6 +42,11 @@ def prepare_resume(
     if folder_path.is_dir() and (folder_path / "config.json").is_file() and not RunFolder(folder_path).has_checkpoint():
         saved = _read_config(folder_path / "config.json")
     else:
+        if folder_path.is_dir() and not (folder_path / "config.json").exists() and not _any_checkpoint(folder_path):
+            raise GankitError(
+                f"{target!r} holds no run to resume (no config.json, no checkpoint: its start was interrupted); "
+                f"start it afresh with --name {folder_path.name} --out {str(folder_path.parent)!r}"
+            )
         path = checkpoint.find_checkpoint(target)
         state, source = checkpoint.load(path), str(path)
         saved = state.config
@@ -55,11 +61,18 @@ def prepare_resume(
     return Resumed(run, folder.lock() if lock else folder, state, source)
 
 
+def _any_checkpoint(folder: Path) -> bool:
+    return RunFolder(folder).has_checkpoint() or any(folder.glob("step-*.safetensors"))
+
+
 def _read_config(path: Path) -> dict[str, Any]:
+    raw = read_bounded(path, "run configuration", MAX_TEXT_BYTES, follow=False)
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = json.loads(raw.decode("utf-8"))
         saved["run"]["data"], saved["components"].items()  # noqa: B018 - the sections must be there
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        if not isinstance(saved["run"], dict):
+            raise TypeError("run must be an object")
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise GankitError(f"cannot resume from {str(path)!r}: not a gankit run configuration ({exc})") from None
     return saved
 

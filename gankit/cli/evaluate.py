@@ -56,8 +56,12 @@ def evaluate_command(
     from gankit.errors import GankitError
     from gankit.evaluation import build_metrics, evaluate
     from gankit.plugins import registry
+    from gankit.limits import check_count, check_seed
     from gankit.resolve import resolve
 
+    if samples is not None:
+        check_count(samples, "-n")
+    check_seed(seed)
     if inception_weights is not None:
         # The flag names the weights of one metric, so it asks for that metric (beside any --metric).
         metrics = (*metrics, "inception") if "inception" not in metrics else metrics
@@ -85,8 +89,8 @@ def evaluate_command(
     run_folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(output) if output else run_folder / "eval.json"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        # Atomic: a rename replaces a planted symlink instead of writing where it leads.
+        checkpoint.write_atomic(out, (json.dumps(results, indent=2, sort_keys=True) + "\n").encode())
     except OSError as exc:
         raise GankitError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     click.echo(f"{cfg.data} at step {results['step']} ({'EMA ' if results['ema'] else ''}generator, seed {seed}):")

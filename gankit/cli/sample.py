@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -29,6 +30,10 @@ FORMATS = (".png", ".npy")
 def sample(target: str, count: int, output: str, seed: int, device: str, batch_size: int) -> None:
     """Generate N samples. A .npy holds them in the data's own units (pixels in [0, 1], points in
     their plane); a .png shows them as an image grid or a scatter plot."""
+    from gankit.limits import check_count, check_seed
+
+    check_count(count, "-n")
+    check_seed(seed)
     out = Path(output)
     if out.suffix.lower() not in FORMATS:
         raise GankitError(
@@ -66,9 +71,15 @@ def sample(target: str, count: int, output: str, seed: int, device: str, batch_s
     model.load_weights(state, f"checkpoint {str(path)!r}")
 
     samples = model.sample(count, seed, batch_size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npy":
-        np.save(out, description.to_data_units(samples).numpy())
-    else:
-        save_samples(samples, description, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".npy":
+            np.save(out, description.to_data_units(samples).numpy())
+        else:
+            save_samples(samples, description, out)
+    except OSError as exc:  # /dev/full, a read-only /proc or /sys, a file where a folder should be
+        with contextlib.suppress(OSError):  # no half-written file left behind
+            if out.is_file():
+                out.unlink()
+        raise GankitError(f"cannot write samples to {output!r}: {exc.strerror or exc}") from None
     click.echo(f"Wrote {count} samples from {path} (step {state.counters['step']}) to {out}")
