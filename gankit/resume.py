@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from gankit import checkpoint
 from gankit.config import RESUMABLE_FIELDS, RUN_FIELDS
 from gankit.errors import GankitError
 from gankit.registry import Registry
-from gankit.safe_files import MAX_TEXT_BYTES, read_bounded
+from gankit.safe_files import MAX_TEXT_BYTES, read_bounded, shown
 from gankit.resolve import ResolvedRun, resolve
 from gankit.runs import RunFolder
 
@@ -39,13 +40,19 @@ def prepare_resume(
     """Resolve the run to continue. ``explicit(saved_trackers)`` gives the flags the user typed."""
     folder_path = Path(target)
     state = source = None
-    if folder_path.is_dir() and (folder_path / "config.json").is_file() and not RunFolder(folder_path).has_checkpoint():
+    try:
+        is_dir = folder_path.is_dir()
+        # lexists: a config.json that is a FIFO or a symlink is refused by _read_config, not skipped.
+        has_config = is_dir and os.path.lexists(folder_path / "config.json")
+    except OSError as exc:  # a name too long for the file system
+        raise GankitError(f"no such run folder or checkpoint: {shown(target)} ({exc.strerror or exc})") from None
+    if has_config and not RunFolder(folder_path).has_checkpoint():
         saved = _read_config(folder_path / "config.json")
     else:
-        if folder_path.is_dir() and not (folder_path / "config.json").exists() and not _any_checkpoint(folder_path):
+        if is_dir and not has_config and not _any_checkpoint(folder_path):
             raise GankitError(
-                f"{target!r} holds no run to resume (no config.json, no checkpoint: its start was interrupted); "
-                f"start it afresh with --name {folder_path.name} --out {str(folder_path.parent)!r}"
+                f"{shown(target)} holds no run to resume (no config.json, no checkpoint: its start was "
+                f"interrupted); start it afresh with --name {folder_path.name} --out {shown(folder_path.parent)}"
             )
         path = checkpoint.find_checkpoint(target)
         state, source = checkpoint.load(path), str(path)
