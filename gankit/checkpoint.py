@@ -171,7 +171,8 @@ def load(path: str | Path) -> TrainingState:
             elif prefix != "optimizer":
                 raise ValueError(f"unexpected tensor {key!r}")
         optimizers = {name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizer_meta.items()}
-        int(counters["step"])
+        _check_counters(counters)
+        _check_finite(tensors)
         if not all(isinstance(config.get(k), dict) for k in ("run", "components")):
             raise ValueError("config needs the sections run and components")
         if not isinstance(config.get("data_description", {}), dict):
@@ -179,6 +180,28 @@ def load(path: str | Path) -> TrainingState:
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
     return TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers)
+
+
+#: Steps are counted in float64 by trackers and JSON readers: beyond 2**53 they stop being exact.
+MAX_STEP = 2**53
+
+
+def _check_counters(counters: Any) -> None:
+    if not isinstance(counters, dict):
+        raise TypeError("counters must be an object")
+    for key in ("step", "d_steps"):
+        if key not in counters and key == "d_steps":
+            continue
+        value = counters[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_STEP:
+            raise ValueError(f"counter {key} is {str(value)[:40]}, expected a whole number from 0 to 2**53-1")
+
+
+def _check_finite(tensors: dict[str, torch.Tensor]) -> None:
+    """Weights, EMA and optimizer state must be finite: training on from NaN/inf only makes more."""
+    for key, value in tensors.items():
+        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"tensor {key!r} holds NaN or infinite values")
 
 
 def by_step(paths: Iterable[Path]) -> list[Path]:
