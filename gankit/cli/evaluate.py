@@ -52,7 +52,8 @@ def evaluate_command(
     from gankit import checkpoint
     from gankit.components import DataRequest, Dataset
     from gankit.engine.devices import choose_device
-    from gankit.engine.model import Model, expect
+    from gankit.engine.build import build_model
+    from gankit.engine.model import expect
     from gankit.errors import GankitError
     from gankit.evaluation import build_metrics, evaluate
     from gankit.plugins import registry
@@ -81,7 +82,7 @@ def evaluate_command(
     cfg = run.config
     request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
     dataset = expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
-    model = Model(run, choose_device(device), dataset.description)
+    model = build_model(run, choose_device(device), dataset.description, f"checkpoint {str(path)!r}")
     model.load_weights(state, f"checkpoint {str(path)!r}")
     results = evaluate(model, dataset, build_metrics(run), seed=seed)
     results |= {"checkpoint": str(path), "step": state.counters["step"], "data": cfg.data}

@@ -23,6 +23,7 @@ from gankit.components import (
 )
 from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
+from gankit.engine.build import build_model
 from gankit.engine.compiling import CompileReport, compile_networks
 from gankit.engine.devices import (
     choose_device,
@@ -34,7 +35,7 @@ from gankit.engine.devices import (
 )
 from gankit.engine.distributed import init_world
 from gankit.engine.lr_schedule import lr_factor
-from gankit.engine.model import Model, expect
+from gankit.engine.model import expect
 from gankit.engine.step import NonFiniteStep, StepContext
 from gankit.errors import GankitError
 from gankit.images import save_samples
@@ -90,7 +91,8 @@ class Trainer:
         self.dataset: Dataset = expect(
             run.data.create(run.component_configs[run.data.name], request), Dataset, run.data
         )
-        self.model = model = Model(run, self.device, self.dataset.description)
+        where = f"checkpoint {resume_from!r}" if resume_from else "this configuration"
+        self.model = model = build_model(run, self.device, self.dataset.description, where)
         self.loss: Loss = expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
         self.precision = Precision(self.device, cfg.amp)
         self.batches = BatchStream(
