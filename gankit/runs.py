@@ -41,7 +41,8 @@ class RunFolder:
             self.path.mkdir(parents=True, exist_ok=True)
             self.check_confined()
             # O_NOFOLLOW: a .lock symlinked elsewhere would have us truncate that file.
-            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(self.path / ".lock", flags, 0o666)
             handle = open(fd, "a+")  # noqa: SIM115 - held for the life of the run
         except OSError as exc:
             raise GankitError(f"cannot create run folder {str(self.path)!r}: {exc.strerror or exc}") from None

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import one_error_line
 from tests.reliability.conftest import assert_one_error_line, run_to_end
-from tests.reliability.test_confinement import CKPT, tiny_run  # noqa: F401 - the shared tiny run
+from tests.reliability.test_confinement import tiny_run  # noqa: F401 - the shared tiny run
 
 HUGE = str(10**12)
 
