@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 import attrs
 import torch
 
+from gankit import safe_files
 from gankit.errors import GankitError
+from gankit.safe_files import read_bounded, shown
 
 FORMAT = "gankit-checkpoint/2"
 #: Formats this version reads. Format 1 files load as they are, their missing parts empty:
@@ -135,11 +138,8 @@ def load(path: str | Path) -> TrainingState:
     from safetensors.torch import load as load_bytes
 
     path = Path(path)
-    where = f"{str(path)!r}"
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise GankitError(f"cannot read checkpoint {where}: {exc.strerror or exc}") from None
+    where = shown(path)
+    raw = read_bounded(path, "checkpoint", safe_files.MAX_CHECKPOINT_BYTES)
     if len(raw) < 8:
         raise GankitError(
             f"{where} is not a gankit checkpoint: file is {len(raw)} bytes, too short for a safetensors header"
@@ -191,7 +191,8 @@ def load(path: str | Path) -> TrainingState:
             elif prefix != "optimizer":
                 raise ValueError(f"unexpected tensor {key!r}")
         optimizers = {name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizer_meta.items()}
-        int(counters["step"])
+        _check_counters(counters)
+        _check_finite(tensors)
         if not all(isinstance(config.get(k), dict) for k in ("run", "components")):
             raise ValueError("config needs the sections run and components")
         if not isinstance(config.get("data_description", {}), dict):
@@ -199,6 +200,28 @@ def load(path: str | Path) -> TrainingState:
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
     return TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers, scheme, regularizers)
+
+
+#: Steps are counted in float64 by trackers and JSON readers: beyond 2**53 they stop being exact.
+MAX_STEP = 2**53
+
+
+def _check_counters(counters: Any) -> None:
+    if not isinstance(counters, dict):
+        raise TypeError("counters must be an object")
+    for key in ("step", "d_steps"):
+        if key not in counters and key == "d_steps":
+            continue
+        value = counters[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_STEP:
+            raise ValueError(f"counter {key} is {str(value)[:40]}, expected a whole number from 0 to 2**53-1")
+
+
+def _check_finite(tensors: dict[str, torch.Tensor]) -> None:
+    """Weights, EMA and optimizer state must be finite: training on from NaN/inf only makes more."""
+    for key, value in tensors.items():
+        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"tensor {key!r} holds NaN or infinite values")
 
 
 def by_step(paths: Iterable[Path]) -> list[Path]:
@@ -212,19 +235,52 @@ def by_step(paths: Iterable[Path]) -> list[Path]:
 
 
 def find_checkpoint(target: str | Path) -> Path:
-    """A checkpoint file, or a run folder's latest checkpoint."""
+    """A checkpoint file, or a run folder's latest checkpoint (never a file outside that folder)."""
     target = Path(target)
-    if target.is_dir():
+    try:
+        is_dir = target.is_dir()
+    except OSError as exc:  # a name too long for the file system, say
+        raise GankitError(f"no such run folder or checkpoint: {shown(target)} ({exc.strerror or exc})") from None
+    if is_dir:
         folder = target / "checkpoints" if (target / "checkpoints").is_dir() else target
+        if folder != target and folder.is_symlink():
+            raise GankitError(f"{shown(folder)} is a symlink; a run folder's checkpoints folder must be its own folder")
         pointer = folder / "latest"
-        if pointer.is_file():
-            named = folder / pointer.read_text().strip()
-            if named.is_file():
+        if pointer.is_symlink() or pointer.exists():
+            named = _follow_pointer(folder, pointer)
+            if named is not None:
                 return named
         found = by_step(folder.glob("step-*.safetensors"))
         if not found:
-            raise GankitError(f"no checkpoint in {str(target)!r}: expected {str(folder / 'step-*.safetensors')!r}")
+            raise GankitError(f"no checkpoint in {shown(target)}: expected {shown(folder / 'step-*.safetensors')}")
+        _check_inside(found[-1])
         return found[-1]
     if not target.exists():
-        raise GankitError(f"no such run folder or checkpoint: {str(target)!r}")
+        raise GankitError(f"no such run folder or checkpoint: {shown(target)}")
     return target
+
+
+#: The only names a ``latest`` pointer may hold: a checkpoint file beside it.
+POINTER_NAME = re.compile(r"step-[0-9]{1,15}\.safetensors")
+
+
+def _follow_pointer(folder: Path, pointer: Path) -> Path | None:
+    """The checkpoint ``latest`` names; ``None`` if that file is gone. A pointer may only name a bare
+    file name in its own folder: a path could make a resume read, roll back or delete another run."""
+    raw = read_bounded(pointer, "checkpoint pointer", safe_files.MAX_POINTER_BYTES, follow=False)
+    name = raw.decode("utf-8", errors="replace").strip()
+    if not POINTER_NAME.fullmatch(name):
+        raise GankitError(
+            f"checkpoint pointer {shown(pointer)} names {shown(name, 80)}; it must be a bare file name like "
+            "step-000100.safetensors in its own folder (no path, no '..')"
+        )
+    named = folder / name
+    if not (named.is_symlink() or named.exists()):
+        return None
+    _check_inside(named)
+    return named
+
+
+def _check_inside(path: Path) -> None:
+    """A checkpoint a run folder names must be a regular file in it, not a symlink leading elsewhere."""
+    safe_files.regular_file_size(path, "checkpoint", safe_files.MAX_CHECKPOINT_BYTES, follow=False)

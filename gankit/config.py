@@ -289,11 +289,11 @@ def parse_set(assignments: list[str] | tuple[str, ...]) -> tuple[dict, dict]:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML run config; errors name the file and the line."""
+    from gankit.safe_files import MAX_TEXT_BYTES, read_bounded
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GankitError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
+        text = read_bounded(path, "config file", MAX_TEXT_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise GankitError(f"config file {str(path)!r} is not UTF-8 text") from None
     try:

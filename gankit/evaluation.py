@@ -19,7 +19,12 @@ def build_metrics(run: ResolvedRun) -> dict[str, Metric]:
 def evaluate(model: Model, dataset: Dataset, metrics: dict[str, Metric], seed: int = 0) -> dict[str, Any]:
     """Every metric's numbers, protocol and version, plus the evaluation's own protocol."""
 
-    context = EvalContext(dataset, model.description, lambda n: model.sample(n, seed), model.device, seed)
+    from gankit.limits import check_count
+
+    def draw(n: int) -> Any:
+        return model.sample(check_count(n, "a metric's sample count"), seed)
+
+    context = EvalContext(dataset, model.description, draw, model.device, seed)
     results: dict[str, Any] = {}
     for name, metric in metrics.items():
         started = time.perf_counter()

@@ -153,7 +153,7 @@ class PluginSet:
             for impl in impls[hook_name]:
                 try:
                     impl.function(register=self._register_callback(kind, record))
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
                     self._withdraw(name, record)
                     record.fail(f"{hook_name} failed", exc)
                     # Learn the names of its commands anyway, so that they show as broken, not unknown.
@@ -232,7 +232,7 @@ class PluginSet:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() at import must not end every command
                 self.records[ep.name] = record
                 record.fail("import failed", exc)
                 continue
@@ -316,7 +316,7 @@ def _collect_commands(impls: list[Any]) -> tuple[dict[str, Any], BaseException |
     for impl in impls:
         try:
             impl.function(cli=group)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             return dict(group.commands), exc
     return dict(group.commands), None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from gankit.errors import GankitError
 from gankit.registry import Registry
 from gankit.resolve import ResolvedRun, resolve
 from gankit.runs import RunFolder
+from gankit.safe_files import MAX_TEXT_BYTES, read_bounded, shown
 
 
 @attrs.frozen
@@ -38,9 +40,20 @@ def prepare_resume(
     """Resolve the run to continue. ``explicit(saved_trackers)`` gives the flags the user typed."""
     folder_path = Path(target)
     state = source = None
-    if folder_path.is_dir() and (folder_path / "config.json").is_file() and not RunFolder(folder_path).has_checkpoint():
+    try:
+        is_dir = folder_path.is_dir()
+        # lexists: a config.json that is a FIFO or a symlink is refused by _read_config, not skipped.
+        has_config = is_dir and os.path.lexists(folder_path / "config.json")
+    except OSError as exc:  # a name too long for the file system
+        raise GankitError(f"no such run folder or checkpoint: {shown(target)} ({exc.strerror or exc})") from None
+    if has_config and not RunFolder(folder_path).has_checkpoint():
         saved = _read_config(folder_path / "config.json")
     else:
+        if is_dir and not has_config and not _any_checkpoint(folder_path):
+            raise GankitError(
+                f"{shown(target)} holds no run to resume (no config.json, no checkpoint: its start was "
+                f"interrupted); start it afresh with --name {folder_path.name} --out {shown(folder_path.parent)}"
+            )
         path = checkpoint.find_checkpoint(target)
         state, source = checkpoint.load(path), str(path)
         saved = state.config
@@ -55,11 +68,18 @@ def prepare_resume(
     return Resumed(run, folder.lock() if lock else folder, state, source)
 
 
+def _any_checkpoint(folder: Path) -> bool:
+    return RunFolder(folder).has_checkpoint() or any(folder.glob("step-*.safetensors"))
+
+
 def _read_config(path: Path) -> dict[str, Any]:
+    raw = read_bounded(path, "run configuration", MAX_TEXT_BYTES, follow=False)
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = json.loads(raw.decode("utf-8"))
         saved["run"]["data"], saved["components"].items()  # noqa: B018 - the sections must be there
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        if not isinstance(saved["run"], dict):
+            raise TypeError("run must be an object")
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise GankitError(f"cannot resume from {str(path)!r}: not a gankit run configuration ({exc})") from None
     return saved
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import IO
@@ -12,6 +13,7 @@ from typing import IO
 from gankit import checkpoint
 from gankit.config import RunConfig, dumps
 from gankit.errors import GankitError
+from gankit.safe_files import kind, shown
 
 
 def default_name(config: RunConfig) -> str:
@@ -37,7 +39,11 @@ class RunFolder:
 
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the life of the run
+            self.check_confined()
+            # O_NOFOLLOW: a .lock symlinked elsewhere would have us truncate that file.
+            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(self.path / ".lock", flags, 0o666)
+            handle = open(fd, "a+")  # noqa: SIM115 - held for the life of the run
         except OSError as exc:
             raise GankitError(f"cannot create run folder {str(self.path)!r}: {exc.strerror or exc}") from None
         try:
@@ -58,6 +64,24 @@ class RunFolder:
             stale.unlink(missing_ok=True)
         return self
 
+    def check_confined(self) -> None:
+        """Refuse a folder whose files lead elsewhere: writing a run follows symlinks (appending to
+        metrics.jsonl, saving into checkpoints/), so a planted one would write outside the folder."""
+        for path, want_dir in _CONFINED:
+            where = self.path / path
+            try:
+                info = os.lstat(where)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise GankitError(f"cannot use run folder {shown(self.path)}: {shown(where)}: {exc.strerror}") from None
+            expected = stat.S_ISDIR if want_dir else stat.S_ISREG
+            if not expected(info.st_mode):
+                raise GankitError(
+                    f"run folder {shown(self.path)} holds {path} as {kind(info.st_mode)}, expected "
+                    f"{'a folder' if want_dir else 'a regular file'}; gankit writes only inside its run folder"
+                )
+
     def has_checkpoint(self) -> bool:
         return any(self.checkpoints.glob("step-*.safetensors"))
 
@@ -65,7 +89,8 @@ class RunFolder:
     def create(cls, path: Path) -> RunFolder:
         """A new run folder; refuses one that already holds a run, so nothing is overwritten."""
         folder = cls(path).lock()
-        if folder.config.exists() or folder.checkpoints.exists():
+        # A folder with neither is a start killed before config.json was written: nothing to lose.
+        if folder.config.exists() or folder.has_checkpoint() or (folder.checkpoints / "latest").exists():
             raise GankitError(
                 f"run folder {str(folder.path)!r} already holds a run; continue it with --resume {folder.path} "
                 "or pick another --name"
@@ -98,6 +123,18 @@ class RunFolder:
             if old != path:
                 old.unlink(missing_ok=True)
         return path
+
+
+#: What gankit writes into a run folder, and whether it is a folder.
+_CONFINED = (
+    (".lock", False),
+    ("config.json", False),
+    ("metrics.jsonl", False),
+    ("eval.json", False),
+    ("samples", True),
+    ("checkpoints", True),
+    ("checkpoints/latest", False),
+)
 
 
 def _lock_holder(handle: IO[str], wait: float = 1.0) -> str:

@@ -51,13 +51,18 @@ def evaluate_command(
     """Compute metrics on samples from a run's latest checkpoint (or a given one) and print a table."""
     from gankit import checkpoint
     from gankit.components import DataRequest, Dataset
+    from gankit.engine.build import build_model
     from gankit.engine.devices import choose_device
-    from gankit.engine.model import Model, expect
+    from gankit.engine.model import expect
     from gankit.errors import GankitError
     from gankit.evaluation import build_metrics, evaluate
+    from gankit.limits import check_count, check_seed
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
+    if samples is not None:
+        check_count(samples, "-n")
+    check_seed(seed)
     if inception_weights is not None:
         # The flag names the weights of one metric, so it asks for that metric (beside any --metric).
         metrics = (*metrics, "inception") if "inception" not in metrics else metrics
@@ -77,7 +82,7 @@ def evaluate_command(
     cfg = run.config
     request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
     dataset = expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
-    model = Model(run, choose_device(device), dataset.description)
+    model = build_model(run, choose_device(device), dataset.description, f"checkpoint {str(path)!r}")
     model.load_weights(state, f"checkpoint {str(path)!r}")
     results = evaluate(model, dataset, build_metrics(run), seed=seed)
     results |= {"checkpoint": str(path), "step": state.counters["step"], "data": cfg.data}
@@ -85,8 +90,8 @@ def evaluate_command(
     run_folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(output) if output else run_folder / "eval.json"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        # Atomic: a rename replaces a planted symlink instead of writing where it leads.
+        checkpoint.write_atomic(out, (json.dumps(results, indent=2, sort_keys=True) + "\n").encode())
     except OSError as exc:
         raise GankitError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     click.echo(f"{cfg.data} at step {results['step']} ({'EMA ' if results['ema'] else ''}generator, seed {seed}):")

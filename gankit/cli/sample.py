@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ FORMATS = (".png", ".npy")
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid (or scatter) or a .npy array."
 )
 @click.option(
-    "--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True, help="Seed of the noise."
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise."
 )
 @click.option("--label", type=int, default=None, help="Class of every sample (class-conditional models).")
 @click.option(
@@ -57,6 +58,10 @@ def sample(
     """Generate N samples. A .npy holds them in the data's own units (pixels in [0, 1], points in
     their plane); a .png shows them as an image grid (one row per class for class-conditional models,
     each input beside its translation for translators) or a scatter plot."""
+    from gankit.limits import check_count, check_seed
+
+    check_count(count, "-n")
+    check_seed(seed)
     out = Path(output)
     if out.suffix.lower() not in FORMATS:
         raise GankitError(
@@ -88,12 +93,18 @@ def sample(
 
     values = model.fill_inputs(count, seed, given, from_data=_data_samples(state))
     samples = model.generate_all(values, batch_size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npy":
-        np.save(out, model.description.to_data_units(samples).numpy())
-    else:
-        columns = generation.grid_columns(spec, len(samples)) if label is None else None
-        save_samples(samples, model.description, out, columns=columns, inputs=generation.image_input(spec, values))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".npy":
+            np.save(out, model.description.to_data_units(samples).numpy())
+        else:
+            columns = generation.grid_columns(spec, len(samples)) if label is None else None
+            save_samples(samples, model.description, out, columns=columns, inputs=generation.image_input(spec, values))
+    except OSError as exc:  # /dev/full, a read-only /proc or /sys, a file where a folder should be
+        with contextlib.suppress(OSError):  # no half-written file left behind
+            if out.is_file():
+                out.unlink()
+        raise GankitError(f"cannot write samples to {output!r}: {exc.strerror or exc}") from None
     click.echo(f"Wrote {len(samples)} samples from {path} (step {state.counters['step']}) to {out}")
 
 

@@ -197,9 +197,8 @@ def load_model(target: str, device: torch.device) -> tuple[Model, checkpoint.Tra
         description = DataDescription.from_dict(saved["data_description"])
     except (TypeError, ValueError, AttributeError) as exc:
         raise GankitError(f"checkpoint {str(path)!r} has a damaged data description: {exc}") from None
-    try:
-        model = Model(run, device, description)
-    except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
-        raise GankitError(f"checkpoint {str(path)!r} describes networks that cannot be built: {exc}") from None
+    from gankit.engine.build import build_model
+
+    model = build_model(run, device, description, f"checkpoint {str(path)!r}")
     model.load_weights(state, f"checkpoint {str(path)!r}")
     return model, state, path

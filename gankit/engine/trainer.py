@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import signal
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from gankit.components import (
 from gankit.engine import generation
 from gankit.engine.amp import Precision
 from gankit.engine.batches import BatchStream
+from gankit.engine.build import build_model
 from gankit.engine.compiling import CompileReport, compile_networks
 from gankit.engine.devices import (
     choose_device,
@@ -33,7 +35,7 @@ from gankit.engine.devices import (
 )
 from gankit.engine.distributed import init_world
 from gankit.engine.lr_schedule import lr_factor
-from gankit.engine.model import Model, expect
+from gankit.engine.model import expect
 from gankit.engine.step import NonFiniteStep, StepContext
 from gankit.errors import GankitError
 from gankit.images import save_samples
@@ -89,7 +91,8 @@ class Trainer:
         self.dataset: Dataset = expect(
             run.data.create(run.component_configs[run.data.name], request), Dataset, run.data
         )
-        self.model = model = Model(run, self.device, self.dataset.description)
+        where = f"checkpoint {resume_from!r}" if resume_from else "this configuration"
+        self.model = model = build_model(run, self.device, self.dataset.description, where)
         self.loss: Loss = expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
         self.precision = Precision(self.device, cfg.amp)
         self.batches = BatchStream(
@@ -212,11 +215,33 @@ class Trainer:
             raise GankitError(f"{where} does not fit this run: {type(exc).__name__}: {message}") from None
 
     def _check_weights(self) -> None:
-        """Raise :class:`NonFiniteStep` if an optimizer's weights are NaN/inf (a pass over every weight)."""
+        """Raise :class:`NonFiniteStep` if an optimizer's weights or state are NaN/inf (a pass over each).
+
+        The state too: a gradient of 1e20 makes Adam's exp_avg_sq inf while every weight stays finite,
+        and from then on the update is 0, so the network is frozen without any NaN to see.
+        """
         for name, optimizer in self.optimizers.items():
             params = [p.detach() for group in optimizer.param_groups for p in group["params"]]
             if params and not bool(torch.isfinite(torch.nn.utils.get_total_norm(params))):
                 raise NonFiniteStep(name, self.step, what="weights")
+            # Per tensor, not a norm: the norm of large but finite squares overflows.
+            state = [
+                torch.isfinite(v).all()
+                for s in optimizer.state.values()
+                for v in s.values()
+                if isinstance(v, torch.Tensor) and v.is_floating_point()
+            ]
+            if state and not bool(torch.stack(state).all()):
+                raise NonFiniteStep(name, self.step, what="optimizer state")
+
+    def _check_divergence(self, logged: dict[str, float]) -> None:
+        """Under ``--on-nan stop``, at each log step: gradients and optimizer state must be finite.
+        (A GradScaler's overflowing steps are skipped by design, so their gradients are not looked at.)"""
+        if not self.precision.scaled:
+            for name in self.optimizers:
+                if not math.isfinite(logged.get(f"grad_norm/{name}", 0.0)):
+                    raise NonFiniteStep(name, self.step, what="gradients")
+        self._check_weights()
 
     def save_checkpoint(self) -> Path:
         # Never write a checkpoint that cannot be trained on: the last good one stays `latest`.
@@ -333,6 +358,11 @@ class Trainer:
                     values = self._metrics(metrics, (self.step - last_log_step) / max(now - last_log_time, 1e-9))
                     last_log_time, last_log_step = now, self.step
                     self.trackers.log_metrics(self.step, self.world.mean(values, self.device))
+                    if cfg.on_nan == "stop":
+                        try:
+                            self._check_divergence(values)
+                        except NonFiniteStep as exc:
+                            raise self._nonfinite_error(exc, saved_step) from None
                 if main and due["samples"]:
                     sample_path = self.save_samples()
                 if main and due["eval"]:

@@ -49,7 +49,7 @@ from typing import Any
 from gankit.plugins import PluginRecord
 from gankit.testing._kit import (
     DEFAULT_DESCRIPTIONS,
-    KIND_ALIASES,
+    KIND_ALIASES,  # noqa: F401 - kept importable from gankit.testing
     TINY_MLP,
     TINY_RUN,
     ConformanceError,

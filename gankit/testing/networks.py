@@ -217,7 +217,6 @@ def _pairs(requests: Sequence[NetworkRequest]) -> list[tuple[int, int]]:
 def _check_gradient_flow(
     c: _Check, G: nn.Module, D: nn.Module, g: NetworkRequest, d: NetworkRequest, patch: bool
 ) -> None:
-    import torch
 
     where = _where(d)
     g_inputs = dict(zip(g.inputs, network_inputs(g)))

@@ -39,7 +39,7 @@ from gankit.testing._kit import (
 )
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
 # -- data sources --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ resume path.
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +113,42 @@ HOSTILE: dict[str, Callable[[Source], bytes]] = {
     "plain_safetensors_model": lambda s: save({k[len("net/generator/") :]: v for k, v in s.tensors.items()
                                                if k.startswith("net/generator/")}),
 }
+
+
+def _counters(step) -> Callable[[Source], bytes]:
+    def make(s: Source) -> bytes:
+        counters = json.loads(s.metadata["counters"])
+        counters["step"] = step
+        return save(s.tensors, metadata=dict(s.metadata, counters=json.dumps(counters)))
+
+    return make
+
+
+def _poisoned(key: str, value: float) -> Callable[[Source], bytes]:
+    """One element of tensor ``key`` set to ``value`` (NaN or inf)."""
+
+    def edit(tensors: dict) -> None:
+        tensor = tensors[key].clone()
+        tensor.view(-1)[0] = value
+        tensors[key] = tensor
+
+    return lambda s: s.with_tensors(edit)
+
+
+#: Files whose numbers no training or sampling can use: refused when loaded, by every command.
+NONFINITE_OR_IMPOSSIBLE: dict[str, Callable[[Source], bytes]] = {
+    "weight_nan": _poisoned("net/generator/0.weight", math.nan),
+    "weight_inf": _poisoned("net/discriminator/1.weight", math.inf),
+    "ema_weight_inf": _poisoned("ema/generator/2.weight", -math.inf),
+    "optimizer_exp_avg_sq_inf": _poisoned("optimizer/discriminator/0/exp_avg_sq", math.inf),
+    "step_negative": _counters(-5),
+    "step_fractional": _counters(2.5),
+    "step_1e30": _counters(1e30),
+    "step_2_to_53": _counters(2**53),
+    "step_text": _counters("2"),
+    "step_bool": _counters(True),
+}
+HOSTILE.update(NONFINITE_OR_IMPOSSIBLE)
 
 
 def _optimizer_state(edit: Callable[[dict], None]) -> Callable[[Source], bytes]:

@@ -133,3 +133,76 @@ def test_amp_run_that_went_nan_does_not_finish_as_a_success(gankit, tmp_path):
     assert "NaN/inf" in assert_one_error_line(result.output)
     if check_run_folder(run) is not None:  # whatever checkpoint it kept is a good one
         assert _finite_weights(run)
+
+
+def _all_checkpoints_finite(run: Path) -> bool:
+    from safetensors.torch import load_file
+
+    return all(
+        torch.isfinite(t).all()
+        for path in (run / "checkpoints").glob("step-*.safetensors")
+        for t in load_file(path).values()
+        if t.is_floating_point()
+    )
+
+
+def test_overflowing_gradient_stops_within_one_log_interval(gankit, tmp_path):
+    """r1 with gamma 1e38: every loss stays finite, the discriminator's gradient norm is inf from the
+    first steps; under --on-nan stop that ends the run at the first log step, and no checkpoint
+    holding an inf optimizer state is written."""
+    result = gankit("run", *TINY, "--reg", "r1", "--set", "r1.gamma=1e38", "--on-nan", "stop", "--steps", "30",
+                    "--log-every", "5", "--checkpoint-every", "5", "--name", "r1", "-q")
+    assert result.exit_code == 2, result.output
+    line = assert_one_error_line(result.output)
+    assert re.search(r"the discriminator's (gradients|optimizer state) became NaN/inf by step 5\b", line), line
+    run = tmp_path / "runs" / "r1"
+    assert _all_checkpoints_finite(run)
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [5]
+
+
+def test_nonfinite_optimizer_state_stops_and_is_never_checkpointed(gankit, tmp_path, monkeypatch):
+    """Adam's exp_avg_sq overflowing to inf (weights stay finite, the update becomes 0): stopped at the
+    next log step, before the checkpoint of that step."""
+    from gankit.engine.trainer import Trainer
+
+    real_step = Trainer.train_step
+
+    def train_step(self):
+        metrics = real_step(self)
+        if self.step == 3:
+            state = next(iter(self.optimizers["discriminator"].state.values()))
+            state["exp_avg_sq"].fill_(math.inf)
+        return metrics
+
+    monkeypatch.setattr(Trainer, "train_step", train_step)
+    result = gankit("run", *TINY, "--on-nan", "stop", "--steps", "20", "--log-every", "4", "--checkpoint-every", "2",
+                    "--name", "state", "-q")
+    assert result.exit_code == 2, result.output
+    line = assert_one_error_line(result.output)
+    assert "the discriminator's optimizer state became NaN/inf by step 4" in line, line
+    assert "the last good checkpoint (step 2) is intact" in line, line
+    run = tmp_path / "runs" / "state"
+    assert check_run_folder(run) == 2 and _all_checkpoints_finite(run)
+
+
+def test_checkpoint_with_nonfinite_optimizer_state_is_never_written_under_skip(gankit, tmp_path, monkeypatch):
+    """--on-nan skip does not look at optimizer state every log step, but a checkpoint is still never
+    written with a non-finite tensor in it."""
+    from gankit.engine.trainer import Trainer
+
+    real_step = Trainer.train_step
+
+    def train_step(self):
+        metrics = real_step(self)
+        if self.step == 3:
+            next(iter(self.optimizers["generator"].state.values()))["exp_avg_sq"].fill_(math.inf)
+        return metrics
+
+    monkeypatch.setattr(Trainer, "train_step", train_step)
+    result = gankit("run", *TINY, "--on-nan", "skip", "--steps", "10", "--checkpoint-every", "2", "--name", "skipst",
+                    "-q")
+    assert result.exit_code == 2, result.output
+    assert "the generator's optimizer state became NaN/inf by step 4" in assert_one_error_line(result.output)
+    run = tmp_path / "runs" / "skipst"
+    assert check_run_folder(run) == 2 and _all_checkpoints_finite(run)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import attrs
 
 from gankit import hookimpl
+from gankit.limits import MAX_SAMPLES
 
 
 @attrs.frozen
 class ModeCoverageConfig:
     #: Generated samples scored (VEEGAN and PacGAN use 2,500).
-    samples: int = attrs.field(default=2500, validator=attrs.validators.gt(0))
+    samples: int = attrs.field(default=2500, validator=[attrs.validators.gt(0), attrs.validators.le(MAX_SAMPLES)])
     #: A sample is high quality within this many standard deviations of its nearest mode.
     sigmas: float = attrs.field(default=3.0, validator=attrs.validators.gt(0))
 
@@ -20,7 +21,7 @@ class ModeCoverageConfig:
 @attrs.frozen
 class DigitsMetricsConfig:
     #: Generated samples scored.
-    samples: int = attrs.field(default=2000, validator=attrs.validators.gt(1))
+    samples: int = attrs.field(default=2000, validator=[attrs.validators.gt(1), attrs.validators.le(MAX_SAMPLES)])
     #: Neighbours for the precision/recall manifolds (Kynkäänniemi et al. 2019 use 3).
     k: int = attrs.field(default=3, validator=attrs.validators.gt(0))
 
@@ -32,7 +33,7 @@ class InceptionConfig:
     weights: str | None = None
     #: Real and generated images scored, each (fewer real ones when the data set is smaller: then as
     #: many generated as real). FID is biased by the count: compare numbers of equal counts only.
-    samples: int = attrs.field(default=10000, validator=attrs.validators.gt(1))
+    samples: int = attrs.field(default=10000, validator=[attrs.validators.gt(1), attrs.validators.le(MAX_SAMPLES)])
     #: KID is averaged over this many random subsets (Binkowski et al. 2018 and torch-fidelity: 100) ...
     kid_subsets: int = attrs.field(default=100, validator=attrs.validators.gt(0))
     #: ... of this many images from each set (at most ``samples``).

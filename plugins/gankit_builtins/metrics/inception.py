@@ -66,10 +66,9 @@ def read_weights(path: Path) -> tuple[dict[str, Tensor], str]:
             f"Inception weights {str(path)!r} are not a .safetensors file; gankit never unpickles, as no "
             f"pickle loads safely: convert the file once with {CONVERT}"
         )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise GankitError(f"cannot read Inception weights {str(path)!r}: {exc.strerror or exc}") from None
+    from gankit.safe_files import MAX_CHECKPOINT_BYTES, read_bounded
+
+    data = read_bounded(path, "Inception weights", MAX_CHECKPOINT_BYTES)
     from safetensors import SafetensorError
     from safetensors.torch import load
 
