@@ -111,6 +111,13 @@ class RunConfig:
     on_nan: str = attrs.field(default="stop", validator=_choice(ON_NAN_CHOICES))
     #: Decay of the generator's exponential moving average; 0 turns EMA off.
     ema: float = attrs.field(default=0.0, validator=_ema)
+    #: Steps during which the average copies the weights instead (BigGAN's ema_start).
+    ema_start: int = attrs.field(default=0, validator=_non_negative)
+    #: StyleGAN2's EMA ramp-up: the average's half-life is at most this fraction of the steps taken.
+    ema_rampup: float | None = attrs.field(default=None, validator=_positive)
+    #: Lazy regularization's correction (StyleGAN2): the optimizer of a network penalized every k-th step
+    #: gets lr * c and betas ** c with c = k / (k + 1), so its updates match those of a penalty every step.
+    lazy_correction: bool = False
     log_every: int = attrs.field(default=100, validator=_positive)
     sample_every: int = attrs.field(default=1000, validator=_positive)
     checkpoint_every: int = attrs.field(default=1000, validator=_positive)

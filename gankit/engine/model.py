@@ -83,7 +83,11 @@ class Model:
         self.discriminators = tuple(name for name, role in self.roles.items() if role == "discriminator")
         layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.nets: dict[str, nn.Module] = {name: net.to(device, memory_format=layout) for name, net in nets.items()}
-        self.ema = {name: EMA(self.nets[name], cfg.ema) for name in self.scheme.ema_networks} if cfg.ema > 0 else {}
+        self.ema = (
+            {name: EMA(self.nets[name], cfg.ema, cfg.ema_start, cfg.ema_rampup) for name in self.scheme.ema_networks}
+            if cfg.ema > 0
+            else {}
+        )
         self.device = device
         self.z_dim = cfg.z_dim
         #: What the scheme's generator takes (see :mod:`gankit.inputs`).

@@ -159,13 +159,23 @@ class Trainer:
     def _optimizer(self, name: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.run.config
         lr = {"generator": cfg.lr_g, "discriminator": cfg.lr_d}.get(name, cfg.lr_g)
+        betas = cfg.betas
+        if cfg.lazy_correction:
+            c = self._lazy_ratio(name)
+            lr, betas = lr * c, (betas[0] ** c, betas[1] ** c)
         if cfg.optimizer == "rmsprop":
             # foreach kernels: one launch per group of tensors (RMSprop has no fused kernel).
             return torch.optim.RMSprop(params, lr=lr, foreach=True)
         # The fused kernel updates each tensor in one pass (1.2x the foreach steps/s of the seed's MLPs
         # on CPU), and under a GradScaler it skips bad steps on the device, without a host sync.
         fused = self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, fused=fused, foreach=None if fused else True)
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused, foreach=None if fused else True)
+
+    def _lazy_ratio(self, optimizer: str) -> float:
+        """k / (k + 1) for the laziest penalty (every k-th step) on a network this optimizer trains, else 1."""
+        roles = {self.model.roles[n] for n in self.model.scheme.optimizers[optimizer]}
+        intervals = [r.every for r in self.model.regularizers if r.every > 1 and roles & set(r.targets)]
+        return max(intervals) / (max(intervals) + 1) if intervals else 1.0
 
     # -- checkpoints -------------------------------------------------------------------------------
 
@@ -309,7 +319,7 @@ class Trainer:
             self._schedule_learning_rates()
         metrics = self.model.scheme.step(self.context)
         for ema in self.model.ema.values():
-            ema.update()
+            ema.update(self.step + 1)
         self.step += 1
         return metrics
 

@@ -71,3 +71,31 @@ def test_a_dropped_network_takes_its_frozen_block_with_it():
     del transient
     gc.collect()
     assert probe() is None
+
+
+def test_ema_start_copies_and_rampup_shortens_the_half_life():
+    from gankit.engine.ema import EMA
+
+    net = nn.Linear(2, 2)
+    ema = EMA(net, 0.999, start=10)
+    assert ema.decay_at(10) == 0.0 and ema.decay_at(11) == 0.999
+    with torch.no_grad():
+        net.weight.fill_(3.0)
+    ema.update(5)  # before the start: a copy
+    assert torch.equal(ema.shadow.weight, net.weight)
+    ramped = EMA(net, 0.5 ** (1 / 1000), rampup=0.05)  # half-life 1000 steps at full strength
+    assert ramped.decay_at(100) == pytest.approx(0.5 ** (1 / 5))  # 5 % of 100 steps
+    assert ramped.decay_at(40000) == pytest.approx(ramped.decay)
+
+
+def test_lazy_correction_scales_the_penalized_networks_optimizers(gankit, tmp_path):
+    from gankit.checkpoint import find_checkpoint, load
+
+    args = ("run", "--steps", "1", "--batch-size", "8", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "-q")
+    lazy = ("--reg", "r1", "--set", "r1.every=16", "--set", "lazy_correction=true")
+    assert gankit(*args, *lazy, "--name", "lazy").exit_code == 0
+    groups = load(find_checkpoint(tmp_path / "runs" / "lazy")).optimizers
+    d, g = groups["discriminator"]["param_groups"][0], groups["generator"]["param_groups"][0]
+    c = 16 / 17  # r1 every 16 D steps
+    assert d["lr"] == pytest.approx(1e-3 * c) and d["betas"][1] == pytest.approx(0.99**c)
+    assert g["lr"] == pytest.approx(4e-4) and g["betas"][1] == pytest.approx(0.99)
