@@ -62,6 +62,16 @@ class Registry:
             raise ValueError(f"invalid component name {spec.name!r}: must be non-empty without ':'")
         if spec.config is not None and not attrs.has(spec.config):
             raise TypeError(f"config for {spec.kind} {spec.name!r} must be an attrs class")
+        from gankit.config import RUN_FIELDS
+
+        # Suggested run settings must be settings: a typo would otherwise only surface when the component
+        # is first used. "component.option" keys name components that may come from other plugins.
+        unknown = sorted(k for k in spec.defaults if "." not in k and (k not in RUN_FIELDS or k == "options"))
+        if unknown:
+            raise ValueError(
+                f"{spec.kind} {spec.name!r} suggests unknown run setting {unknown[0]!r}; "
+                "suggest run settings (lr_g, steps, ...) or component options as 'component.option'"
+            )
         self._specs[spec.kind][spec.name].append(spec)
 
     def remove_plugin(self, plugin: str) -> None:

@@ -145,3 +145,12 @@ def test_string_factory_is_imported_lazily():
 
     assert factory is Hinge
     assert isinstance(spec.create(None), Hinge)
+
+
+def test_a_suggested_setting_that_is_no_setting_is_refused_at_registration():
+    from gankit.registry import ComponentSpec, Registry
+
+    registry = Registry()
+    registry.add(ComponentSpec("loss", "ok", "p", object, defaults={"lr_g": 1e-4, "gp.weight": 1.0, "scheme": "x"}))
+    with pytest.raises(ValueError, match="suggests unknown run setting 'lr'"):
+        registry.add(ComponentSpec("loss", "typo", "p", object, defaults={"lr": 1e-4}))
