@@ -22,7 +22,9 @@ def evaluate(model: Model, dataset: Dataset, metrics: dict[str, Metric], seed: i
     from gankit.limits import check_count
 
     def draw(n: int) -> Any:
-        return model.sample(check_count(n, "a metric's sample count"), seed)
+        # A translator's inputs come from the data set: its first n samples of the input field.
+        count = check_count(n, "a metric's sample count")
+        return model.sample(count, seed, from_data=lambda field, k: dataset.take(field, k, seed))
 
     context = EvalContext(dataset, model.description, draw, model.device, seed)
     results: dict[str, Any] = {}
