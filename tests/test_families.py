@@ -30,7 +30,18 @@ def family_site(tmp_path_factory) -> Path:
     site = tmp_path_factory.mktemp("family-site")
     packages = [str(ROOT / "tests" / "plugins" / f"gankit-example-{name}") for name in FAMILIES]
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), *packages],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            *packages,
+        ],
         check=True,
     )
     return site
@@ -224,7 +235,20 @@ def test_stargan_attribute_domains_and_two_headed_discriminator(family):
 
 
 def test_stylegan_truncation_and_path_length_regularizer_state(family):
-    args = ("--scheme", "stylegan", "--arch", "style", "--data", "digits", "--batch-size", 8, "--reg", "pl", "--reg", "r1")
+    args = (
+        "--scheme",
+        "stylegan",
+        "--arch",
+        "style",
+        "--data",
+        "digits",
+        "--batch-size",
+        8,
+        "--reg",
+        "pl",
+        "--reg",
+        "r1",
+    )
     # pl is lazy (every 4 G steps): it runs on G steps 0 and 4, i.e. iterations 1 and 5. Stopping at 3
     # puts iteration 5 after the resume, where it must start from the saved running mean.
     family.parallel(*train_commands(args, steps=6, split=3))

@@ -30,7 +30,9 @@ def gankit_register_data_sources(register):
 
 @hookimpl
 def gankit_register_architectures(register):
-    register("cycle", "gankit_example_cyclegan.components:CycleNets", summary="small conv translators and discriminators")
+    register(
+        "cycle", "gankit_example_cyclegan.components:CycleNets", summary="small conv translators and discriminators"
+    )
 
 
 @hookimpl

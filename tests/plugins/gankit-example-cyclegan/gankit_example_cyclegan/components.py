@@ -7,7 +7,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit import Architecture, DataDescription, Field, FromData, NetworkRequest, Scheme, TensorDataset, UnsupportedRequest
+from gankit import (
+    Architecture,
+    DataDescription,
+    Field,
+    FromData,
+    NetworkRequest,
+    Scheme,
+    TensorDataset,
+    UnsupportedRequest,
+)
 
 
 def load_digits():
@@ -30,9 +39,7 @@ def unpaired_digits(config=None, request=None):
     x, labels = load_digits()
     a, b = x[labels < 5], x[labels >= 5].rot90(1, (-2, -1))  # 901 and 896 images: no pairing
     image = Field((1, 8, 8), "image", value_range=(0.0, 1.0))
-    description = DataDescription.of(
-        "digits-unpaired", {"a": image, "b": image}, main="b", streams=(("a",), ("b",))
-    )
+    description = DataDescription.of("digits-unpaired", {"a": image, "b": image}, main="b", streams=(("a",), ("b",)))
     return TensorDataset(description, fields={"a": a.contiguous(), "b": b.contiguous()})
 
 

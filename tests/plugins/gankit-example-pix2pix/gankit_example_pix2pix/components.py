@@ -6,7 +6,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit import Architecture, DataDescription, Field, FromData, NetworkRequest, Scheme, TensorDataset, UnsupportedRequest
+from gankit import (
+    Architecture,
+    DataDescription,
+    Field,
+    FromData,
+    NetworkRequest,
+    Scheme,
+    TensorDataset,
+    UnsupportedRequest,
+)
 
 
 def load_digits():

@@ -30,7 +30,9 @@ def gankit_register_data_sources(register):
 
 @hookimpl
 def gankit_register_architectures(register):
-    register("star", "gankit_example_stargan.components:StarNets", summary="attribute-conditioned translator, two-headed D")
+    register(
+        "star", "gankit_example_stargan.components:StarNets", summary="attribute-conditioned translator, two-headed D"
+    )
 
 
 @hookimpl

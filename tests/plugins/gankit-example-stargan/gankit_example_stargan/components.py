@@ -75,9 +75,7 @@ class TwoHeaded(nn.Module):
     def __init__(self, shape, count, width=16):
         super().__init__()
         c, h, w = shape
-        self.trunk = nn.Sequential(
-            nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Flatten()
-        )
+        self.trunk = nn.Sequential(nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Flatten())
         features = width * (h // 2) * (w // 2)
         self.scores = nn.Linear(features, 1)
         self.attributes = nn.Linear(features, count)
@@ -97,7 +95,12 @@ class StarNets(Architecture):
         if image is not None and request.role == "translator" and [f.kind for f in fields[1:]] == ["attributes"]:
             return Translator(image.channels, fields[1].shape[0])
         outputs = [f.kind for f in request.outputs.values()]
-        if image is not None and request.role == "discriminator" and len(fields) == 1 and outputs == ["scores", "attributes"]:
+        if (
+            image is not None
+            and request.role == "discriminator"
+            and len(fields) == 1
+            and outputs == ["scores", "attributes"]
+        ):
             return TwoHeaded(image.shape, list(request.outputs.values())[1].shape[0])
         raise UnsupportedRequest(
             "it builds translator(image, attributes) and discriminator(image) -> scores, attributes; "

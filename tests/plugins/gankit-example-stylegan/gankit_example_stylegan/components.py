@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit import Architecture, GankitError, NetworkRequest, Noise, Option, Regularizer, Scheme, UnsupportedRequest
+from gankit import Architecture, NetworkRequest, Noise, Option, Regularizer, Scheme, UnsupportedRequest
 
 
 class ModulatedConv(nn.Module):
@@ -38,8 +38,7 @@ class StyleGenerator(nn.Module):
         super().__init__()
         #: z -> w.
         self.mapping = nn.Sequential(
-            PixelNorm(),
-            nn.Linear(z_dim, w_dim), nn.LeakyReLU(0.2), nn.Linear(w_dim, w_dim), nn.LeakyReLU(0.2)
+            PixelNorm(), nn.Linear(z_dim, w_dim), nn.LeakyReLU(0.2), nn.Linear(w_dim, w_dim), nn.LeakyReLU(0.2)
         )
         self.const = nn.Parameter(torch.randn(1, channels, 4, 4))
         doublings = int(math.log2(shape[-1] // 4))
@@ -151,16 +150,17 @@ class PathLength(Regularizer):
         self.mean = torch.zeros(())
 
     def generator_penalty(self, inputs):
-        G = inputs.generator
-        if not hasattr(G, "mapping") or not hasattr(G, "synthesis"):
-            raise GankitError("regularizer 'pl' needs a generator with a mapping network (try --arch style)")
-        z = inputs.inputs["z"]
+        G, given = inputs.generator, dict(inputs.inputs)
         with inputs.autocast():
-            w = G.mapping(z)
-            images = G.synthesis(w)
-        y = inputs.normal(*images.shape) / math.sqrt(images.shape[-2] * images.shape[-1])
-        gradient = inputs.input_gradients(images * y, w)
-        lengths = gradient.float().square().sum(1).sqrt()
+            if hasattr(G, "mapping") and hasattr(G, "synthesis"):  # StyleGAN: lengths in w space
+                latent = G.mapping(given["z"])
+                images = G.synthesis(latent)
+            else:  # any other generator: lengths in z space, the inputs in the order the scheme gave them
+                latent = given["z"] = given["z"].detach().requires_grad_(True)
+                images = G(*given.values())
+        y = inputs.normal(*images.shape) / math.sqrt(math.prod(images.shape[2:]) or 1)
+        gradient = inputs.input_gradients(images * y, latent)
+        lengths = gradient.float().flatten(1).square().sum(1).sqrt()
         self.mean = self.mean.to(lengths.device).lerp(lengths.mean().detach(), self.config.decay)
         return self.config.weight * (lengths - self.mean).square().mean()
 
