@@ -24,9 +24,7 @@ from gankit.errors import GankitError
 from gankit.safe_files import read_bounded, shown
 
 FORMAT = "gankit-checkpoint/2"
-#: Formats this version reads. Format 1 files load as they are, their missing parts empty:
-#: 1 (gankit 0.1): no scheme or regularizer state, no Python ``random`` state, one data stream.
-READABLE = ("gankit-checkpoint/1", FORMAT)
+
 
 
 @attrs.define
@@ -46,6 +44,19 @@ class TrainingState:
     scheme: dict[str, torch.Tensor] = attrs.Factory(dict)
     #: Regularizer name -> what its ``state()`` returned (a path-length mean).
     regularizers: dict[str, dict[str, torch.Tensor]] = attrs.Factory(dict)
+
+
+def _from_format_1(state: TrainingState) -> TrainingState:
+    """gankit 0.1 wrote no scheme or regularizer state, no Python ``random`` state (resume keeps the
+    process's own), one data stream and no generator-step count; its networks and optimizers are as now."""
+    state.counters.setdefault("g_steps", 0)
+    state.counters.setdefault("data_streams", [])
+    return state
+
+
+#: Older formats this version reads, each with the migration that brings it to :data:`FORMAT`.
+MIGRATIONS = {"gankit-checkpoint/1": _from_format_1}
+READABLE = (*MIGRATIONS, FORMAT)
 
 
 def _flatten_optimizer(name: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -199,7 +210,9 @@ def load(path: str | Path) -> TrainingState:
             raise ValueError("data_description must be an object")
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
-    return TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers, scheme, regularizers)
+    state = TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers, scheme, regularizers)
+    migrate = MIGRATIONS.get(metadata["format"])
+    return migrate(state) if migrate else state
 
 
 #: Steps are counted in float64 by trackers and JSON readers: beyond 2**53 they stop being exact.

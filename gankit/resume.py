@@ -88,7 +88,9 @@ def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:
     for key in sorted(set(saved) | set(now)):
         if key in RESUMABLE_FIELDS or key == "options":
             continue
-        if _normalize(saved.get(key)) != _normalize(now.get(key)):
+        # A setting newer than the saved run trained as before at its default.
+        was = saved[key] if key in saved or key not in RUN_FIELDS else RUN_FIELDS[key].default
+        if _normalize(was) != _normalize(now.get(key)):
             allowed = ", ".join(sorted(RESUMABLE_FIELDS))
             raise GankitError(
                 f"--resume: {key} is {saved.get(key)!r} in the saved run but {now.get(key)!r} was given; "

@@ -413,6 +413,7 @@ def test_a_checkpoint_of_gankit_0_1_still_samples_and_resumes(tmp_path):
     (run / "latest").write_text("step-000004.safetensors\n")
     state = checkpoint.load(run / "step-000004.safetensors")
     assert state.counters["step"] == 4 and state.scheme == {} and "python" not in state.rng
+    assert state.counters["g_steps"] == 0 and state.counters["data_streams"] == []  # the migration fills them
     runner = CliRunner()
     out = tmp_path / "s.npy"
     result = runner.invoke(cli, ["sample", str(run.parent), "-n", "4", "-o", str(out)], catch_exceptions=False)
