@@ -1,0 +1,136 @@
+"""StarGAN's data: images with their domains as an ``attributes`` field of 0/1 flags.
+
+* ``stargan-digits``: scikit-learn's embedded digits, resized to 16 px (``--resolution``), each given
+  a fixed random subset of four attributes (flipped, inverted, rotated, thick) and keeping its digit
+  ``label``; ``split`` train/test is the stratified 80/20 split of ``--data digits``.
+* ``stargan-folder``: one sub-folder per domain (``DIR/<domain>/*.png``), StarGAN's layout for RaFD
+  (torchvision's ImageFolder); each image's attributes are the one-hot vector of its folder, in the
+  sorted order of the folder names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
+
+from . import DIGIT_ATTRIBUTES
+
+#: The embedded task's resolution (16 px: G halves it twice to a 4x4 bottleneck).
+DIGITS_RESOLUTION = 16
+#: Enlarging 8x8 pictures further only costs memory and time.
+MAX_DIGITS_RESOLUTION = 128
+#: Seed of the digits' attribute draws (fixed: the task is the same on every machine).
+ATTRIBUTE_SEED = 2018
+
+#: StarGAN's image_size (main.py --image_size 128) for folders when --resolution is not given.
+FOLDER_RESOLUTION = 128
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+#: Images one folder source decodes at most (they are held in memory as one tensor).
+MAX_IMAGES = 200_000
+
+LAYOUT = "DIR/<domain>/*.png, one sub-folder per domain, at least two"
+
+
+def _load_digits(split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images (N, 1, 8, 8) in [-1, 1], digit labels and split indices into the 1,797 digits."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    images, labels = load_digits(return_X_y=True)
+    index = list(range(len(labels)))
+    if split != "all":  # the split of gankit's own digits data source
+        train, test = train_test_split(index, test_size=0.2, stratify=labels, random_state=0)
+        index = train if split == "train" else test
+    x = torch.as_tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0 * 2 - 1
+    return x, torch.as_tensor(labels, dtype=torch.long), torch.as_tensor(index, dtype=torch.long)
+
+
+def apply_attributes(x: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
+    """Digits (N, 1, S, S) in [-1, 1] with 0/1 ``flags`` (N, 4) in :data:`DIGIT_ATTRIBUTES` order applied:
+    thick strokes (dilation), rotated 90 degrees, flipped left-right, then inverted colours."""
+    flipped, inverted, rotated, thick = (flags[:, i, None, None, None] > 0 for i in range(4))
+    size = x.shape[-1]
+    k = 2 * max(1, size // 16) + 1
+    x = torch.where(thick, F.max_pool2d(x, k, stride=1, padding=k // 2), x)
+    x = torch.where(rotated, torch.rot90(x, 1, dims=(-2, -1)), x)
+    x = torch.where(flipped, x.flip(-1), x)
+    return torch.where(inverted, -x, x)
+
+
+def digit_domains(config, request: DataRequest | None = None) -> TensorDataset:
+    size = (request.resolution if request is not None else None) or DIGITS_RESOLUTION
+    if size > MAX_DIGITS_RESOLUTION:
+        raise GankitError(
+            f"--resolution {size} is too large for the 8x8 digits of stargan-digits; use at most {MAX_DIGITS_RESOLUTION}"
+        )
+    x, labels, index = _load_digits(config.split)
+    # Every digit's attributes, drawn once for all 1,797 so that both splits agree with "all".
+    flags = torch.bernoulli(
+        torch.full((len(labels), len(DIGIT_ATTRIBUTES)), 0.5), generator=torch.Generator().manual_seed(ATTRIBUTE_SEED)
+    )
+    x, labels, flags = x[index], labels[index], flags[index]
+    if size != 8:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=size < 8).clamp(-1, 1)
+    x = apply_attributes(x, flags)
+    fields = {
+        "x": Field((1, size, size), "image", value_range=(0.0, 1.0)),
+        "attributes": Field((len(DIGIT_ATTRIBUTES),), "attributes"),
+        "label": Field((), "class", num_classes=10),
+    }
+    description = DataDescription.of("stargan-digits", fields, main="x")
+    return TensorDataset(description, fields={"x": x, "attributes": flags, "label": labels})
+
+
+def domain_folder(config, request: DataRequest) -> TensorDataset:
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+
+    if not request or not request.root:
+        raise GankitError(f"--data stargan-folder needs --data-root DIR, laid out as {LAYOUT}")
+    root = Path(request.root)
+    if not root.is_dir():
+        raise GankitError(f"--data-root {str(root)!r} is not a folder; expected {LAYOUT}")
+    loose = sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    if loose:
+        raise GankitError(
+            f"{str(root / loose[0])!r} lies directly in --data-root; expected {LAYOUT} (move it into its domain's folder)"
+        )
+    domains = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(domains) < 2:
+        found = f"only the folder {domains[0]!r}" if domains else "no sub-folders"
+        raise GankitError(f"--data-root {str(root)!r} has {found}; expected {LAYOUT}")
+    files: list[tuple[Path, int]] = []
+    for i, domain in enumerate(domains):
+        found = sorted(p for p in (root / domain).iterdir() if p.suffix.lower() in EXTENSIONS and p.is_file())
+        if not found:
+            raise GankitError(
+                f"domain folder {str(root / domain)!r} holds no images ({', '.join(EXTENSIONS)}); expected {LAYOUT}"
+            )
+        files += [(p, i) for p in found]
+        if len(files) > MAX_IMAGES:
+            raise GankitError(f"--data-root {str(root)!r} holds more than {MAX_IMAGES:,} images; use fewer")
+    resolution = request.resolution or FOLDER_RESOLUTION
+    mode = "RGB" if config.channels == 3 else "L"
+    images = []
+    for path, _ in files:
+        try:
+            with Image.open(path) as img:
+                tensor = pil_to_tensor(img.convert(mode))
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise GankitError(f"cannot read image {str(path)!r}: {exc}") from None
+        side = min(tensor.shape[-2:]) if config.crop is None else config.crop
+        tensor = resize(center_crop(tensor, [side, side]), [resolution, resolution], antialias=True)
+        images.append(tensor)
+    x = torch.stack(images).float().div(127.5).sub(1.0)
+    flags = torch.eye(len(domains))[torch.tensor([i for _, i in files])]
+    fields = {
+        "x": Field(tuple(x.shape[1:]), "image", value_range=(0.0, 1.0)),
+        "attributes": Field((len(domains),), "attributes"),
+    }
+    # The domain order (--set target=...) in the name, which config.json and checkpoints keep.
+    description = DataDescription.of(f"stargan-folder:{','.join(domains)}", fields, main="x")
+    return TensorDataset(description, fields={"x": x, "attributes": flags})
