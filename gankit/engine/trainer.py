@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import random
 import math
 import signal
 import time
@@ -419,7 +420,15 @@ class Trainer:
         """Run the configured metrics now and report them to the trackers."""
         from gankit.evaluation import build_metrics, evaluate, flatten
 
-        results = evaluate(self.model, self.dataset, build_metrics(self.run), seed=self.run.config.seed)
+        # Metrics may draw from the global generators (sklearn, torch ops without a generator): evaluating
+        # during training must not change the training's own random stream.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type if devices else "cuda"):
+            state = random.getstate()
+            try:
+                results = evaluate(self.model, self.dataset, build_metrics(self.run), seed=self.run.config.seed)
+            finally:
+                random.setstate(state)
         self.trackers.log_evaluation(self.step, flatten(results))
         return results
 

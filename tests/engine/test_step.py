@@ -99,3 +99,16 @@ def test_lazy_correction_scales_the_penalized_networks_optimizers(gankit, tmp_pa
     c = 16 / 17  # r1 every 16 D steps
     assert d["lr"] == pytest.approx(1e-3 * c) and d["betas"][1] == pytest.approx(0.99**c)
     assert g["lr"] == pytest.approx(4e-4) and g["betas"][1] == pytest.approx(0.99)
+
+
+def test_evaluating_during_training_leaves_the_training_unchanged(gankit, tmp_path):
+    from gankit.checkpoint import find_checkpoint, load
+
+    tiny = ("run", "--steps", "4", "--batch-size", "8", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "-q")
+    evaluated = ("--eval-every", "2", "--metric", "digit-quality", "--set", "digit-quality.samples=200")
+    assert gankit(*tiny, "--name", "plain").exit_code == 0
+    assert gankit(*tiny, *evaluated, "--name", "evaluated").exit_code == 0
+    plain, seen = (load(find_checkpoint(tmp_path / "runs" / n)) for n in ("plain", "evaluated"))
+    for name, weights in plain.networks.items():
+        for key, tensor in weights.items():
+            assert torch.equal(tensor, seen.networks[name][key]), (name, key)
