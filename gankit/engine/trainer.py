@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-import random
 import math
+import random
 import signal
 import time
 from pathlib import Path
