@@ -36,7 +36,10 @@ Each registration hook receives a ``register`` callable with the signature::
     options of other components as ``"component.option"`` keys (``{"gp.weight": 0.1}`` from the toy
     data sets), applied only when that component is in the run. They apply when the user did not set
     them, in the order data source, architecture, loss, regularizers, scheme, trackers (later wins);
-    a ``--config`` file, flags and ``--set`` override them all.
+    a ``--config`` file, flags and ``--set`` override them all. They may name other components
+    (``{"arch": "p2p-nets", "data": "digit-pairs"}`` from a pix2pix scheme; keys ``data``, ``arch``,
+    ``loss``, ``scheme``, ``regs``): a name the user did not give is taken from the suggestions, and
+    the lookup repeats until the chosen components' suggestions no longer change the names.
 """
 
 from __future__ import annotations
@@ -69,9 +72,12 @@ class Register(Protocol):
 def gankit_register_architectures(register: Register) -> None:
     """Register architectures: factories of a :class:`gankit.Architecture`.
 
-    An architecture builds networks shaped to a :class:`gankit.DataDescription`: a generator from
-    noise ``(N, z_dim)`` to samples in ``[-1, 1]``, a discriminator from samples to logits ``(N,)``.
-    It raises :class:`gankit.GankitError` for data it cannot take, naming what would work.
+    An architecture builds the networks a scheme asks for: ``Architecture.build(request)`` receives a
+    :class:`gankit.NetworkRequest` (a role, the data, named input and output fields) and returns an
+    ``nn.Module`` called with the inputs in order (``G(z)``, ``G(z, label)``, ``D(x, label)``,
+    ``T(source)``). It raises :class:`gankit.UnsupportedRequest` for a request or data it cannot
+    take, naming what would work. gankit 0.1's ``generator(data, z_dim)`` and ``discriminator(data)``
+    still work for unconditional requests.
     """
 
 
@@ -80,7 +86,9 @@ def gankit_register_losses(register: Register) -> None:
     """Register adversarial losses: factories of a :class:`gankit.Loss`.
 
     A loss maps the discriminator's raw scores to a discriminator loss and a generator loss, both
-    scalars. Squashing (sigmoid) belongs here, where it can be numerically stable.
+    scalars. Squashing (sigmoid) belongs here, where it can be numerically stable. A loss whose
+    generator term compares with the real samples (relativistic ones, such as ``ragan``) sets
+    ``needs_real_scores = True``; schemes then pass ``real_scores`` to ``generator_loss``.
     """
 
 
@@ -88,9 +96,12 @@ def gankit_register_losses(register: Register) -> None:
 def gankit_register_regularizers(register: Register) -> None:
     """Register regularizers: factories of a :class:`gankit.Regularizer`.
 
-    A regularizer can wrap the discriminator when it is built (spectral norm), add a penalty to the
-    discriminator loss (gradient penalty, R1; lazily with ``every``), or act after each discriminator
-    step (weight clipping). Several can be combined with a repeated ``--reg``.
+    A regularizer acts on the networks whose role is in its ``targets`` (discriminators by default).
+    It can ``wrap(network, role)`` a network when it is built (spectral norm), add a penalty to the
+    discriminator loss (gradient penalty, R1) or to the generator loss (path length), lazily with
+    ``every``, or act after each discriminator step (weight clipping). Tensors it must keep across a
+    resume go through ``state()`` and ``load_state()``. Several can be combined with a repeated
+    ``--reg``.
     """
 
 
@@ -98,10 +109,13 @@ def gankit_register_regularizers(register: Register) -> None:
 def gankit_register_data_sources(register: Register) -> None:
     """Register data sources: factories ``factory(config, request)`` of a :class:`gankit.Dataset`.
 
-    A finite data set is decoded once into one tensor scaled to ``[-1, 1]``
-    (:class:`gankit.TensorDataset`); a distribution implements ``Dataset.sample``. Missing files are a
-    :class:`gankit.GankitError` naming the path and the fix; nothing is downloaded unless
-    ``request.download`` is true.
+    A data set yields named fields (:class:`gankit.Field`) that its :class:`gankit.DataDescription`
+    lists: ``x`` (and ``label``) in the one-field case, ``source`` and ``target`` for pairs, or
+    unpaired fields in separate streams. A finite data set is decoded once into one tensor per field
+    scaled to ``[-1, 1]`` (``TensorDataset(description, samples, labels)`` or
+    ``TensorDataset(description, fields={...})``); a distribution implements ``Dataset.sample``.
+    Missing files are a :class:`gankit.GankitError` naming the path and the fix; nothing is
+    downloaded unless ``request.download`` is true. ``request.resolution`` asks for resized images.
     """
 
 
@@ -109,8 +123,11 @@ def gankit_register_data_sources(register: Register) -> None:
 def gankit_register_schemes(register: Register) -> None:
     """Register training schemes: factories of a :class:`gankit.Scheme`.
 
-    A scheme names its networks and optimizers and implements one training iteration on a
-    :class:`gankit.engine.step.StepContext`; the engine does everything around it.
+    A scheme names its networks (``networks(data, z_dim)``: name to :class:`gankit.NetworkRequest`)
+    and optimizers, declares what its generator takes (``generation_inputs``, filled by
+    ``gankit sample`` and the training loop) and how it generates (``generate``), implements one
+    training iteration on a :class:`gankit.engine.step.StepContext`, and may keep tensors across a
+    resume (``state``, ``load_state``). The engine does everything around it.
     """
 
 
