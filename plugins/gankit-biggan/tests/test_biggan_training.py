@@ -1,0 +1,178 @@
+"""gankit-biggan through the command line: training on digits at 16x16 and on local MNIST and CIFAR-10
+files, per-class sampling with truncation, exact resume including G's moving average, and the
+moving average's start step."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from gankit import checkpoint
+from gankit.testing import create_component, run_cli
+
+import gankit_biggan
+
+#: Small widths and batches: the layout is BigGAN's, the cost is a test's.
+SMALL = (
+    "--set", "arch.g_channels=4", "--set", "arch.d_channels=4", "--set", "arch.shared_dim=8",
+    "--batch-size", "8", "--n-critic", "2", "--device", "cpu", "-q",
+)  # fmt: skip
+#: An average that moves within a few steps: a copy for the first step, then decay 0.5.
+FAST_EMA = ("--set", "scheme.ema_start=1", "--set", "scheme.ema_decay=0.5")
+
+
+def _run(out: Path, name: str, *flags: str) -> Path:
+    run_cli("run", "--arch", "biggan", *SMALL, *flags, "--out", str(out), "--name", name)
+    return out / name
+
+
+def _state(run: Path):
+    return checkpoint.load(checkpoint.find_checkpoint(run))
+
+
+def _difference(a, b, where: str) -> str | None:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        same = isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+        return None if same and torch.equal(a, b) else where
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return f"{where}: keys differ"
+        return next((d for k in a if (d := _difference(a[k], b[k], f"{where}/{k}"))), None)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f"{where}: lengths differ"
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _difference(x, y, f"{where}/{i}"))), None)
+    return None if a == b else f"{where}: {a!r} != {b!r}"
+
+
+def _sample(run: Path, out: Path, *flags: str) -> np.ndarray:
+    run_cli("sample", str(run), "-o", str(out), "--device", "cpu", *flags)
+    return np.load(out)
+
+
+def test_digits16_trains_samples_per_class_and_resumes_exactly(gankit_plugin, tmp_path):
+    gankit_plugin(gankit_biggan)
+    flags = ("--data", "digits", "--resolution", "16", "--checkpoint-every", "2", *FAST_EMA)
+    full = _run(tmp_path, "full", *flags, "--steps", "4")
+    part = _run(tmp_path, "part", *flags, "--steps", "2")
+    run_cli("run", "--resume", str(part), "--steps", "4", "--device", "cpu", "-q")
+
+    a, b = _state(full), _state(part)
+    assert a.counters["step"] == b.counters["step"] == 4
+    assert set(a.networks) == {"generator", "discriminator", "generator_ema"}
+    assert int(a.scheme["ema_updates"]) == 4
+    for label in ("networks", "ema", "optimizers", "scheme", "regularizers", "counters", "rng"):
+        assert _difference(getattr(a, label), getattr(b, label), label) is None
+    # The average is not G: it has averaged since step 2.
+    g, g_ema = a.networks["generator"], a.networks["generator_ema"]
+    assert not torch.equal(g["linear.bias"], g_ema["linear.bias"])
+    config = a.config["run"]
+    assert (config["loss"], config["scheme"], list(config["regs"])) == ("hinge", "biggan-scheme", ["ortho"])
+
+    # Class rows: unlabelled samples go through the classes in blocks (2 per class for 20 samples), so
+    # `--label 3` reproduces samples 6 and 7 exactly (same seeded noise, same class).
+    rows = _sample(full, tmp_path / "rows.npy", "-n", "20")
+    three = _sample(full, tmp_path / "three.npy", "-n", "20", "--label", "3")
+    assert rows.shape == three.shape == (20, 1, 16, 16)
+    np.testing.assert_array_equal(three[6:8], rows[6:8])
+    assert not np.array_equal(three[:2], rows[:2])
+    # Truncation: another sample from the same noise, reproducible; 1.0 is the default.
+    truncated = _sample(full, tmp_path / "t.npy", "-n", "20", "--set", "truncation=0.5")
+    assert not np.array_equal(truncated, rows)
+    np.testing.assert_array_equal(truncated, _sample(full, tmp_path / "t2.npy", "-n", "20", "--set", "truncation=0.5"))
+    np.testing.assert_array_equal(rows, _sample(full, tmp_path / "t1.npy", "-n", "20", "--set", "truncation=1.0"))
+    bad = run_cli("sample", str(full), "-n", "4", "-o", str(tmp_path / "bad.npy"), "--set", "truncation=2", check=False)
+    assert bad.exit_code != 0 and "truncation must be in (0, 1]" in bad.output
+    grid = tmp_path / "grid.png"
+    run_cli("sample", str(full), "-n", "20", "-o", str(grid), "--device", "cpu")
+    assert grid.stat().st_size > 0
+
+
+def test_moving_average_copies_until_its_start_step():
+    """StudioGAN's utils/ema.py: decay 0 for the first ema_start updates, then lerp(G, ema, decay)."""
+    scheme = create_component("scheme", "biggan-scheme", {"ema_start": 2, "ema_decay": 0.75})
+    G, average = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    history = []
+    for value in (1.0, 2.0, 3.0, 4.0):
+        with torch.no_grad():
+            G.weight.fill_(value)
+            G.running_mean.fill_(value)
+        G.num_batches_tracked.fill_(int(value))
+        scheme._update_ema(average, G)
+        scheme.updates += 1
+        history.append(float(average.weight.detach()[0]))
+    assert history == [1.0, 2.0, 0.25 * 3 + 0.75 * 2, 0.25 * 4 + 0.75 * (0.25 * 3 + 0.75 * 2)]
+    assert float(average.running_mean[0]) == history[-1]  # floating buffers are averaged too
+    assert int(average.num_batches_tracked) == 4  # integer buffers copied
+    state = scheme.state()
+    fresh = create_component("scheme", "biggan-scheme", {"ema_start": 2, "ema_decay": 0.75})
+    fresh.load_state(state)
+    assert fresh.updates == 4
+
+
+def _write_mnist(root: Path, count: int = 40) -> None:
+    """MNIST's IDX files as torchvision reads them (raw/*-ubyte), with random 28x28 images."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    labels = (np.arange(count) % 10).astype(np.uint8)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split in ("train", "t10k"):
+        (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, count, 28, 28) + images.tobytes())
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + labels.tobytes())
+
+
+def _write_cifar10(root: Path, per_batch: int = 8) -> None:
+    """CIFAR-10's python pickles (cifar-10-batches-py) with random 32x32 RGB images."""
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        entry = {
+            "data": rng.integers(0, 256, (per_batch, 3 * 32 * 32), dtype=np.uint8),
+            "labels": [int(v) for v in np.arange(per_batch) % 10],
+        }
+        (folder / name).write_bytes(pickle.dumps(entry))
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": classes}))
+
+
+def test_mnist_from_local_files(gankit_plugin, tmp_path):
+    gankit_plugin(gankit_biggan)
+    _write_mnist(tmp_path / "data")
+    run = _run(tmp_path, "mnist", "--data", "mnist", "--data-root", str(tmp_path / "data"), "--steps", "2")
+    assert _sample(run, tmp_path / "m.npy", "-n", "4", "--label", "7").shape == (4, 1, 28, 28)
+
+
+def test_cifar10_from_local_files(gankit_plugin, tmp_path, monkeypatch):
+    torchvision = pytest.importorskip("torchvision")
+    gankit_plugin(gankit_biggan)
+    _write_cifar10(tmp_path / "data")
+    # The files are in CIFAR-10's real format but not its real content: skip torchvision's MD5 check.
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args, **kwargs: True)
+    run = _run(tmp_path, "cifar", "--data", "cifar10", "--data-root", str(tmp_path / "data"), "--steps", "2")
+    state = _state(run)
+    assert state.networks["generator"]["shared.weight"].shape == (10, 8)
+    assert _sample(run, tmp_path / "c.npy", "-n", "4", "--label", "2").shape == (4, 3, 32, 32)
+
+
+def test_cpu_preset_is_a_valid_run_config(gankit_plugin):
+    gankit_plugin(gankit_biggan)
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    assert gankit_biggan.CPU_PRESET.is_file()
+    run = resolve(registry(), {}, config_file=str(gankit_biggan.CPU_PRESET))
+    cfg = run.config
+    assert (cfg.arch, cfg.data, cfg.resolution, cfg.scheme, cfg.loss) == (
+        "biggan",
+        "digits",
+        16,
+        "biggan-scheme",
+        "hinge",
+    )
