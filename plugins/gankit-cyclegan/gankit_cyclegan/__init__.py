@@ -15,7 +15,6 @@ the data sources in :mod:`gankit_cyclegan.data`.
 from __future__ import annotations
 
 import attrs
-
 from gankit import hookimpl
 
 __version__ = "0.1.0"

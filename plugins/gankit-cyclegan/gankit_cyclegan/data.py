@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
 from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
 
 #: The embedded task's side without --resolution: big enough for two stride-2 layers in G and D.

@@ -7,9 +7,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
-
 from gankit import Architecture, NetworkRequest, UnsupportedRequest
+from torch import nn
 
 
 def _norm(channels: int) -> nn.Module:
@@ -144,7 +143,9 @@ class CycleGANNetworks(Architecture):
         image = images[0]
         c, h, w = image.shape
         if h != w or h % 4 or h < 8:
-            raise UnsupportedRequest(f"it needs square images of a side that is a multiple of 4, at least 8, not {h}x{w}")
+            raise UnsupportedRequest(
+                f"it needs square images of a side that is a multiple of 4, at least 8, not {h}x{w}"
+            )
         cfg = self.config
         outputs = list(request.outputs.values())
         if request.role == "translator" and len(outputs) == 1 and outputs[0].kind == "image":

@@ -19,9 +19,8 @@ import random
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from gankit import DataDescription, Field, FromData, GankitError, NetworkRequest, Option, Scheme
+from torch import Tensor
 
 DIRECTIONS = ("ab", "ba")
 
