@@ -17,7 +17,6 @@ The recipe is that of the authors' code, github.com/yunjey/stargan (commit 94dd0
 from __future__ import annotations
 
 import attrs
-
 from gankit import hookimpl
 
 #: The embedded task's attributes, in the order of the ``attributes`` field and of ``--set target=...``.

@@ -16,9 +16,8 @@ statistics in training and sampling alike (gankit samples in eval mode).
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from gankit import Architecture, Field, NetworkRequest, UnsupportedRequest
+from torch import nn
 
 
 def _norm(channels: int) -> nn.Module:

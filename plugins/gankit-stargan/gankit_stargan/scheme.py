@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from gankit import Attributes, DataDescription, Field, FromData, GankitError, NetworkRequest, Scheme
+from torch import Tensor
 
 
 def attribute_field(data: DataDescription) -> str:
