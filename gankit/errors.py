@@ -23,7 +23,10 @@ class GankitDeprecationWarning(DeprecationWarning):
 def choice_error(what: str, value: str, choices: Iterable[str], hint: str = "") -> GankitError:
     """``unknown loss 'wgn' (did you mean 'wgan'?); choose from: bce, hinge, lsgan, wgan``."""
     choices = sorted(set(choices))
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+    # Case first: `--arch MLP` means mlp, though the two spellings share no letter.
+    close = [c for c in choices if c.lower() == value.lower()] or difflib.get_close_matches(
+        value, choices, n=1, cutoff=0.5
+    )
     guess = f" (did you mean {close[0]!r}?)" if close else ""
     listed = ", ".join(choices) if choices else "(none installed)"
     return GankitError(f"unknown {what} {value!r}{guess}; choose from: {listed}{hint}")

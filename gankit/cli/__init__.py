@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from typing import Any
 
@@ -108,6 +109,11 @@ class GankitGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
+        typed = args[0] if args else ""
+        if typed and not typed.startswith("-") and self.get_command(ctx, typed) is None:
+            close = difflib.get_close_matches(typed, self.list_commands(ctx), n=1, cutoff=0.5)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            ctx.fail(f"no such command {typed!r}{guess}; commands: {', '.join(self.list_commands(ctx))}")
         name, command, rest = super().resolve_command(ctx, args)
         if name not in COMMANDS:
             # A plugin command: in strict mode, no plugin problem may go unnoticed. (Built-in

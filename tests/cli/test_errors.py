@@ -146,3 +146,14 @@ def test_error_in_a_real_process_has_no_traceback(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "Error: unknown loss (--loss) 'wgn' (did you mean 'wgan'?); choose from: bce, hinge, lsgan, ragan, wgan"
     ]
+
+
+def test_misspelled_commands_and_names_in_another_case_get_a_suggestion(gankit):
+    from click.testing import CliRunner
+
+    from gankit.cli import cli
+
+    result = CliRunner().invoke(cli, ["rnu"])
+    assert result.exit_code == 2 and "did you mean 'run'?" in result.output and "Traceback" not in result.output
+    line = one_error_line(gankit("run", "--arch", "MLP", "--steps", "1"))
+    assert "did you mean 'mlp'?" in line
