@@ -5,6 +5,7 @@
     python benchmarks/quality.py --jobs 2             # two single-threaded workers side by side
     python benchmarks/quality.py --data grid25 --combos default,wgan+gp --seeds 2
     python benchmarks/quality.py --steps-scale 0.01 --dry-run
+    python benchmarks/quality.py --sections conditional --seeds 3 --jobs 2
 
 Each run trains ``gankit run --data DATA [--loss L --reg R] --seed S`` (the data set's default steps,
 times ``--steps-scale``) in its own temporary run folder, in a fresh single-threaded worker process
@@ -18,6 +19,12 @@ the text between ``<!-- quality:start -->`` and ``<!-- quality:end -->`` in docs
 Combinations: ``default`` (no --loss, no --reg: what the data set suggests), ``LOSS+REG`` for the
 losses bce, wgan, hinge, lsgan and the regularizers none (explicitly no regularizer, not even one
 the data set suggests), gp, r1, sn, and ``wgan+clip``.
+
+Section ``conditional`` (part of a full sweep, or ``--sections conditional`` alone; ``--data`` and ``--combos``
+do not apply to it, and narrowing the sweep with them leaves it out unless ``--sections`` names it) trains ``gankit run --scheme conditional --seed S`` on digits (what the scheme and the data set suggest)
+and, besides ``digit-quality``, scores what ``gankit sample RUN --label C -n 1000`` gives for each class C:
+the share of the samples that the digits classifier (the one ``digit-quality`` uses) puts in class C.
+Its table goes between ``<!-- conditional:start -->`` and ``<!-- conditional:end -->``.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "benchmarks" / "quality-results.jsonl"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+CONDITIONAL_START, CONDITIONAL_END = "<!-- conditional:start -->", "<!-- conditional:end -->"
+SECTIONS = ("combos", "conditional")
 
 DATA = ("ring8", "grid25", "digits")
 LOSSES = ("bce", "wgan", "hinge", "lsgan")
@@ -81,6 +90,11 @@ COLUMNS = {
 }
 METRIC = {"ring8": "modes", "grid25": "modes", "digits": "digit-quality"}
 
+#: The conditional section: samples drawn per class (``gankit sample --label C -n 1000``, seed 0), and the
+#: issue's target, the classifier agreeing with the requested class on at least this share of them.
+PER_CLASS_SAMPLES = 1000
+AGREEMENT_TARGET = 90.0
+
 
 # -- planning -------------------------------------------------------------------------------------
 
@@ -98,25 +112,30 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
+    cells: list[tuple[str, str, str, dict[str, Any]]] = []  # (section, data, combo, flags)
+    if "combos" in args.sections:
+        cells += [("combos", data, combo, combo_flags(combo)) for data in args.data for combo in args.combos]
+    if "conditional" in args.sections:
+        cells.append(("conditional", "digits", "conditional", {"scheme": "conditional"}))
     runs = []
-    for data in args.data:
-        for combo in args.combos:
-            for seed in range(args.seeds):
-                flags = {"data": data, "seed": seed, "trackers": ("jsonl",)} | combo_flags(combo)
+    for section, data, combo, extra in cells:
+        for seed in range(args.seeds):
+            flags = {"data": data, "seed": seed, "trackers": ("jsonl",)} | extra
+            resolved = resolve(registry(), flags)
+            if args.steps_scale != 1:  # scale the budget the run would get, whoever suggests it
+                flags["steps"] = max(1, round(resolved.config.steps * args.steps_scale))
                 resolved = resolve(registry(), flags)
-                if args.steps_scale != 1:  # scale the budget the run would get, whoever suggests it
-                    flags["steps"] = max(1, round(resolved.config.steps * args.steps_scale))
-                    resolved = resolve(registry(), flags)
-                runs.append(
-                    {
-                        "data": data,
-                        "combo": combo,
-                        "seed": seed,
-                        "steps": resolved.config.steps,
-                        "flags": {k: list(v) if isinstance(v, tuple) else v for k, v in flags.items()},
-                        "key": fingerprint(resolved),
-                    }
-                )
+            runs.append(
+                {
+                    "section": section,
+                    "data": data,
+                    "combo": combo,
+                    "seed": seed,
+                    "steps": resolved.config.steps,
+                    "flags": {k: list(v) if isinstance(v, tuple) else v for k, v in flags.items()},
+                    "key": fingerprint(resolved),
+                }
+            )
     return runs
 
 
@@ -155,16 +174,39 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
             folder.write_config(trainer.describe())
             summary = trainer.fit(folder)
             scored = evaluate(trainer.model, trainer.dataset, build_metrics(run), seed=0)
+            agreement = class_agreement(trainer.model) if spec.get("section") == "conditional" else None
         except GankitError as exc:  # a training outcome (NaN weights, ...): recorded, not retried
             return result | {"error": str(exc), "seconds": None, "values": {}}
     values = {k: v for r in scored["metrics"].values() for k, v in r["values"].items()}
+    if agreement is not None:
+        values |= {"agreement": agreement, "mean_agreement": sum(agreement) / len(agreement)}
     return result | {
         "error": None,
         "seconds": summary["seconds"],
         "threads": torch.get_num_threads(),
         "values": values,
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+        # The machine's 1-minute load average as the run finished (2 cores shared: above ~2, runs are slowed).
+        "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
+
+
+def class_agreement(model: Any, count: int = PER_CLASS_SAMPLES, seed: int = 0) -> list[float]:
+    """Per class C, the % of ``count`` samples with label C (what ``gankit sample --label C -n count --seed
+    seed`` writes) that the digits classifier of ``digit-quality`` puts in class C."""
+    import torch
+    from gankit_builtins.metrics.digits import features, load_classifier
+
+    from gankit.inputs import Label
+
+    net, _ = load_classifier()
+    name, kind = next((n, k) for n, k in model.inputs.items() if isinstance(k, Label))
+    agreement = []
+    for c in range(kind.num_classes):
+        samples = model.sample(count, seed, given={name: c})
+        _, predicted = features(net, samples.clamp(-1, 1))
+        agreement.append(100.0 * float((torch.from_numpy(predicted) == c).double().mean()))
+    return agreement
 
 
 def launch(spec: dict[str, Any]) -> subprocess.Popen:
@@ -229,7 +271,9 @@ def execute(pending: list[dict[str, Any]], jobs: int, results_path: Path, log: A
             if record["key"] != spec["key"]:
                 print(f"warning: {name}: the defaults changed while it ran; rerun to train the new ones", file=log)
             took = time.perf_counter() - started
-            shown = record["error"] or ", ".join(f"{k} {_short(v)}" for k, v in record["values"].items())
+            shown = record["error"] or ", ".join(
+                f"{k} {_short(v)}" for k, v in record["values"].items() if not isinstance(v, list)
+            )
             print(f"[{done}/{len(pending)}] {name}: {shown} ({took:.0f} s)", file=log, flush=True)
     return crashed
 
@@ -268,6 +312,7 @@ def table(runs: list[dict[str, Any]], results: dict[str, dict[str, Any]], args: 
 
     from gankit import __version__
 
+    runs = [r for r in runs if r.get("section", "combos") == "combos"]
     lines = [
         "Sample quality of each loss × regularizer combination at a fixed budget (the data set's default",
         "steps), over seeds 0 to N − 1; each cell is the mean ± standard deviation over the seeds it holds.",
@@ -331,6 +376,99 @@ def table(runs: list[dict[str, Any]], results: dict[str, dict[str, Any]], args: 
     return "\n".join(lines)
 
 
+def conditional_table(runs: list[dict[str, Any]], results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+    """The conditional section: per class, the classifier's agreement with the requested class, per seed."""
+    import torch
+
+    from gankit import __version__
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    runs = sorted((r for r in runs if r.get("section") == "conditional"), key=lambda r: r["seed"])
+    records = [results[r["key"]] for r in runs if r["key"] in results]
+    good = [r for r in records if not r.get("error") and "agreement" in r["values"]]
+    failed = [r for r in records if r.get("error")]
+    recipe = resolve(registry(), {k: tuple(v) if isinstance(v, list) else v for k, v in runs[0]["flags"].items()})
+    cfg, mlp = recipe.config, recipe.component_configs.get(recipe.architecture.name)
+    widths = lambda w: "x".join(str(v) for v in w)  # noqa: E731
+    arch = f"`{cfg.arch}`" + (
+        f" (G {widths(mlp.g_hidden)}, D {widths(mlp.d_hidden)}, embed_dim {mlp.embed_dim})"
+        if hasattr(mlp, "g_hidden")
+        else ""
+    )
+    reg_options = ", ".join(
+        f"{r}" + (f" γ {recipe.component_configs[r].gamma:g}" if r == "r1" else "") for r in cfg.regs
+    )
+    lines = [
+        "Class-conditional digits: `gankit run --scheme conditional --seed S` (digits, the default data), then",
+        f"for each class C what `gankit sample RUN --label C -n {PER_CLASS_SAMPLES:,}` gives (seed 0): the % of",
+        "those samples that the digits classifier of `digit-quality` (held-out accuracy "
+        f"{_classifier_accuracy():.1%}) puts in class C. Target: at least {AGREEMENT_TARGET:g} % for every class.",
+        "",
+        f"- Recipe (what digits and the scheme suggest): {arch}, loss `{cfg.loss}`"
+        f"{' + ' + reg_options if reg_options else ''}, lr_g {cfg.lr_g:g}, lr_d {cfg.lr_d:g}, betas"
+        f" {tuple(cfg.betas)}, EMA {cfg.ema:g}, batch {cfg.batch_size}, {cfg.steps:,} steps"
+        f"{'' if args.steps_scale == 1 else f' (suggested × {args.steps_scale:g})'}.",
+        f"- Machine: {machine()}; torch {torch.__version__}, gankit {__version__}, CPU, one thread per run"
+        f" ({args.jobs} run{'s' if args.jobs > 1 else ''} at a time).",
+        f"- Command: `{command(args)}`",
+        f"- Generated {datetime.date.today().isoformat()}.",
+        "",
+    ]
+    seeds = [f"seed {r['seed']}" for r in good]
+    lines += [
+        "| class | " + " | ".join(seeds) + (" | mean ± std |" if len(good) > 1 else " |"),
+        "|---|" + "---|" * (len(good) + (len(good) > 1)),
+    ]
+
+    def row(name: str, values: list[float]) -> str:
+        cells = [format(v, ".1f") for v in values]
+        if len(values) > 1:
+            cells.append(mean_std(values, ".1f"))
+        return f"| {name} | " + " | ".join(cells) + " |"
+
+    if good:
+        classes = len(good[0]["values"]["agreement"])
+        for c in range(classes):
+            lines.append(row(str(c), [r["values"]["agreement"][c] for r in good]))
+        lines.append(row("**mean**", [float(r["values"]["mean_agreement"]) for r in good]))
+        lines.append(row("lowest class", [min(r["values"]["agreement"]) for r in good]))
+        met = [r for r in good if min(r["values"]["agreement"]) >= AGREEMENT_TARGET]
+        lines += [
+            "",
+            f"Every class at {AGREEMENT_TARGET:g} % or more on {len(met)} of {len(good)} seeds"
+            + (f" ({len(failed)} failed)" if failed else "")
+            + ".",
+            "",
+            "The same runs' `digit-quality` (2,000 samples, one row per class) and training time:",
+            "",
+            "| seed | classes | class KL | FD | precision | recall | seconds | load |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in good:
+            v = r["values"]
+            load = r.get("load")
+            lines.append(
+                f"| {r['seed']} | {v['classes']} | {v['class_kl']:.3f} | {v['fd']:.2f} | {v['precision']:.2f} |"
+                f" {v['recall']:.2f} | {r['seconds']:.0f} | {'–' if load is None else format(load, '.2f')} |"
+            )
+        reference = [float(r["values"]["real_fd"]) for r in good if "real_fd" in r["values"]]
+        if reference:
+            lines += ["", f"Real held-out digits, scored the same way: FD {mean_std(reference, '.2f')}."]
+        lines.append(
+            "Load: the machine's 1-minute load average as each run finished (2 cores; above 2, other work slowed it)."
+        )
+    else:
+        lines.append("| (no finished runs) |")
+    return "\n".join(lines)
+
+
+def _classifier_accuracy() -> float:
+    from gankit_builtins.metrics.digits import load_classifier
+
+    return load_classifier()[1]
+
+
 def _budgets(runs: list[dict[str, Any]]) -> str:
     """``grid25 15,000 steps`` per data set, naming the combinations that train another budget."""
     parts = []
@@ -357,15 +495,24 @@ def command(args: argparse.Namespace) -> str:
         parts.append(f"--steps-scale {args.steps_scale:g}")
     if args.jobs != 1:
         parts.append(f"--jobs {args.jobs}")
+    if tuple(args.sections) != default_sections(args):
+        parts.append(f"--sections {','.join(args.sections)}")
     return " ".join(parts)
 
 
-def write_doc(path: Path, text: str) -> None:
+def default_sections(args: argparse.Namespace) -> tuple[str, ...]:
+    """Both sections, unless --data or --combos narrow the sweep to some loss x regularizer cells."""
+    return SECTIONS if tuple(args.data) == DATA and tuple(args.combos) == COMBOS else ("combos",)
+
+
+def write_doc(path: Path, text: str, markers: tuple[str, str] = (START, END)) -> None:
+    """Replace the text between ``markers`` (the quality table's by default) in ``path``."""
     doc = path.read_text(encoding="utf-8")
-    start, end = doc.find(START), doc.find(END)
+    first, last = markers
+    start, end = doc.find(first), doc.find(last)
     if start < 0 or end < start:
-        raise SystemExit(f"error: {path} lacks the markers {START} ... {END}")
-    new = doc[: start + len(START)] + "\n" + text.rstrip() + "\n" + doc[end:]
+        raise SystemExit(f"error: {path} lacks the markers {first} ... {last}")
+    new = doc[: start + len(first)] + "\n" + text.rstrip() + "\n" + doc[end:]
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(new, encoding="utf-8")
     os.replace(tmp, path)
@@ -399,6 +546,13 @@ def main(argv: list[str] | None = None) -> int:
         default=COMBOS,
         help="comma-separated, * matches anything: default,bce+r1,wgan+* (default: all)",
     )
+    parser.add_argument(
+        "--sections",
+        type=_names(SECTIONS, "section"),
+        default=None,
+        help="comma-separated: combos (the loss x regularizer tables), conditional (per-class agreement of the"
+        " conditional scheme on digits); default both, or only combos when --data or --combos narrow the sweep",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes at a time, one thread each (default 1)")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every budget (0.01: a smoke run)")
     parser.add_argument(
@@ -414,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))), flush=True)
         return 0
+    if args.sections is None:
+        args.sections = default_sections(args)
     if args.seeds < 1 or args.jobs < 1 or args.steps_scale <= 0:
         parser.error("--seeds and --jobs must be at least 1, --steps-scale positive")
 
@@ -434,8 +590,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         crashed = execute(pending, args.jobs, args.results, sys.stdout)
         results = load_results(args.results)
-    write_doc(args.doc, table(runs, results, args))
-    print(f"Wrote the table to {args.doc}")
+    if "combos" in args.sections:
+        write_doc(args.doc, table(runs, results, args))
+    if "conditional" in args.sections:
+        write_doc(args.doc, conditional_table(runs, results, args), (CONDITIONAL_START, CONDITIONAL_END))
+    print(f"Wrote the table{'s' if len(args.sections) > 1 else ''} to {args.doc}")
     return 1 if crashed else 0
 
 

@@ -278,13 +278,15 @@ def _sgemm_gflops() -> float:
 # -- framework tax ----------------------------------------------------------------------------------
 
 
-def build_trainer(arch: str, loss: str, reg: str | None, batch_size: int, data: str = "digits"):
+def build_trainer(
+    arch: str, loss: str, reg: str | None, batch_size: int, data: str = "digits", scheme: str = "unconditional"
+):
     from gankit.engine.trainer import Trainer
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
     settings = {"data": data, "arch": arch, "loss": loss, "regs": (reg,) if reg else (), "batch_size": batch_size}
-    return Trainer(resolve(registry(), settings))
+    return Trainer(resolve(registry(), settings | {"scheme": scheme}))
 
 
 class PlainLoop:
@@ -364,10 +366,74 @@ class PlainLoop:
                     average.copy_(buffer)
 
 
-TAX_COMBOS = [("mlp", loss, reg) for loss in ("bce", "wgan", "hinge") for reg in (None, "gp", "r1", "sn")] + [
-    ("dcgan", "bce", None),
-    ("dcgan", "hinge", None),
+class PlainConditionalLoop(PlainLoop):
+    """The `conditional` scheme, hand-written: G(z, y) (a class embedding beside the noise) and the projection
+    D(x, y), copied from the trainer; D's fakes take the real batch's labels, G's step draws uniform labels;
+    the same loss, penalty (on D(x, y)), optimizers and EMA."""
+
+    def __init__(self, trainer, loss: str, reg: str | None):
+        super().__init__(trainer, loss, reg)
+        description = trainer.batches.description
+        label = description.class_field()
+        self.labels = next(s.tensors[label] for s in trainer.batches.streams if label in s.tensors)
+        self.num_classes = description.fields[label].num_classes
+
+    def next_real(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.position + self.batch > len(self.perm):
+            self.perm, self.position = torch.randperm(len(self.data)), 0
+        idx = self.perm[self.position : self.position + self.batch]
+        self.position += self.batch
+        return self.data.index_select(0, idx), self.labels.index_select(0, idx)
+
+    def step(self) -> None:
+        G, D = self.G, self.D
+        for _ in range(self.n_critic):
+            real, label = self.next_real()
+            with torch.no_grad():
+                fake = G(torch.randn(self.batch, self.z_dim), label)
+            d_loss = self.d_loss(D(real, label), D(fake, label))
+            due = self.d_steps % self.every == 0
+            self.d_steps += 1
+            if self.reg == "gp" and due:
+                alpha = torch.rand((self.batch,) + (1,) * (real.dim() - 1))
+                mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(mixed, label).sum(), mixed, create_graph=True)
+                d_loss = d_loss + self.every * self.gp_weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+            elif self.reg == "r1" and due:
+                real = real.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(real, label).sum(), real, create_graph=True)
+                d_loss = d_loss + self.every * self.r1_gamma / 2 * grad.flatten(1).pow(2).sum(1).mean()
+            self.d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_opt.step()
+        for p in D.parameters():
+            p.requires_grad_(False)
+        z = torch.randn(self.batch, self.z_dim)
+        fake_label = torch.randint(self.num_classes, (self.batch,))
+        g_loss = self.g_loss(D(G(z, fake_label), fake_label))
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+        for p in D.parameters():
+            p.requires_grad_(True)
+        if self.G_ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.G_ema.parameters()), list(G.parameters()), 1 - self.ema_decay)
+                for average, buffer in zip(self.G_ema.buffers(), G.buffers()):
+                    average.copy_(buffer)
+
+
+#: (scheme, arch, loss, reg) of each tax row; the conditional rows are its digits recipe (bce + r1) and the
+#: bare scheme (no penalty).
+TAX_COMBOS = [
+    ("unconditional", "mlp", loss, reg) for loss in ("bce", "wgan", "hinge") for reg in (None, "gp", "r1", "sn")
+] + [
+    ("unconditional", "dcgan", "bce", None),
+    ("unconditional", "dcgan", "hinge", None),
+    ("conditional", "mlp", "bce", "r1"),
+    ("conditional", "mlp", "bce", None),
 ]
+PLAIN_LOOPS = {"unconditional": PlainLoop, "conditional": PlainConditionalLoop}
 
 
 def gankit_block(trainer, steps: int) -> Callable[[], None]:
@@ -386,13 +452,16 @@ def gankit_block(trainer, steps: int) -> Callable[[], None]:
 def section_tax(args: argparse.Namespace, work: Path) -> str:
     rows = []
     worst = 0.0
-    for arch, loss, reg in TAX_COMBOS[:3] if args.quick else TAX_COMBOS:
+    combos = TAX_COMBOS if not args.quick else TAX_COMBOS[:3] + [c for c in TAX_COMBOS if c[0] == "conditional"][:1]
+    schemes = getattr(args, "tax_schemes", ())
+    chosen = [c for c in combos if not schemes or c[0] in schemes]
+    for scheme, arch, loss, reg in chosen:
         batch = 64
         # Two of each side, each plain loop on copies of its own trainer's networks: one pair of fresh
         # instances can land a few per cent apart on where their tensors sit in memory (an A/A test of two
         # plain loops shows it), and pooling two of each averages that out.
-        trainers = [build_trainer(arch, loss, reg, batch) for _ in range(2)]
-        plains = [PlainLoop(trainer, loss, reg) for trainer in trainers]
+        trainers = [build_trainer(arch, loss, reg, batch, scheme=scheme) for _ in range(2)]
+        plains = [PLAIN_LOOPS[scheme](trainer, loss, reg) for trainer in trainers]
         for _ in range(10):  # warm-up: allocator, kernels, optimizer state
             for trainer, plain in zip(trainers, plains):
                 trainer.train_step()
@@ -412,16 +481,18 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         ratio = statistics.median(g / p for g, p in zip(gankit, plain))
         worst = max(worst, ratio)
         ms = {name: 1000 * statistics.median(t) / (2 * steps) for name, t in (("gankit", gankit), ("plain", plain))}
-        rows.append([arch, loss, reg or "none", f"{ms['plain']:.2f}", f"{ms['gankit']:.2f}", f"{ratio:.3f}"])
-        print(f"tax {arch}/{loss}/{reg}: {ratio:.3f}", flush=True)
+        rows.append([scheme, arch, loss, reg or "none", f"{ms['plain']:.2f}", f"{ms['gankit']:.2f}", f"{ratio:.3f}"])
+        print(f"tax {scheme}/{arch}/{loss}/{reg}: {ratio:.3f}", flush=True)
     return (
         "### Framework tax\n\n"
-        "gankit's training step (`Trainer.train_step`: the `unconditional` scheme, the NaN watch, the EMA of G) "
+        "gankit's training step (`Trainer.train_step`: the scheme, the NaN watch, the EMA of G) "
         "against a hand-written loop of the identical algorithm (the same networks, losses, penalties, optimizers "
-        "and EMA), with the digits' suggested settings, batch 64, float32. Two instances of each side run "
+        "and EMA), with the digits' suggested settings, batch 64, float32. The `conditional` rows' plain loop is "
+        "the class-conditional game written out: G(z, y) with a class embedding, the projection D(x, y), the "
+        "real batch's labels for D's fakes and uniform labels for G's step. Two instances of each side run "
         "interleaved blocks of about 0.1 s; each row is the median over 60 rounds of gankit's time ÷ the plain "
         "loop's. Target: at most 1.03.\n\n"
-        + table(["arch", "loss", "reg", "plain ms/step", "gankit ms/step", "gankit ÷ plain"], rows)
+        + table(["scheme", "arch", "loss", "reg", "plain ms/step", "gankit ms/step", "gankit ÷ plain"], rows)
         + f"\n\nWorst ratio: {worst:.3f}.\n"
     )
 
@@ -541,6 +612,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and combinations (a smoke run)")
+    parser.add_argument(
+        "--tax-schemes",
+        type=lambda text: tuple(n.strip() for n in text.split(",") if n.strip()),
+        default=(),
+        help="only the tax rows of these schemes (unconditional, conditional); default all",
+    )
     parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/benchmarks.md")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "quality.py"
 
@@ -76,5 +78,71 @@ def test_quality_dry_run_lists_every_combination():
     )  # fmt: skip
     quality = _quality()
     assert len(quality.COMBOS) == 1 + 4 * 4 + 1
-    assert f"{3 * len(quality.COMBOS)} runs: 0 cached" in result.stdout
+    # Every data set x combination, and the conditional section's run.
+    assert f"{3 * len(quality.COMBOS) + 1} runs: 0 cached" in result.stdout
     assert "wgan+clip" in result.stdout and "bce+none" in result.stdout
+    assert "digits  conditional  seed 0" in result.stdout
+
+
+def test_conditional_section_per_class_table(tmp_path, capsys):
+    """The conditional section on a few steps: one agreement per class in the record, the per-class
+    table between its own markers, and the quality table left alone."""
+    quality = _quality()
+    doc = tmp_path / "benchmarks.md"
+    original = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    doc.write_text(original, encoding="utf-8")
+    results = tmp_path / "results.jsonl"
+    args = ["--sections", "conditional", "--seeds", "1", "--steps-scale", "0.001",
+            "--results", str(results), "--doc", str(doc)]  # fmt: skip
+
+    assert quality.main([*args, "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "digits  conditional  seed 0" in listing and "1 runs: 0 cached, 1 to run" in listing
+
+    assert quality.main(args) == 0
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert record["error"] is None and record["combo"] == "conditional" and record["steps"] == 5
+    agreement = record["values"]["agreement"]
+    assert len(agreement) == 10 and all(0 <= a <= 100 for a in agreement)
+    assert record["values"]["mean_agreement"] == pytest.approx(sum(agreement) / 10)
+    assert {"classes", "class_kl", "fd"} <= set(record["values"])
+
+    text = doc.read_text(encoding="utf-8")
+    assert text.split(quality.CONDITIONAL_START)[0] == original.split(quality.CONDITIONAL_START)[0]
+    assert text.split(quality.CONDITIONAL_END)[1] == original.split(quality.CONDITIONAL_END)[1]
+    section = text.split(quality.CONDITIONAL_START)[1].split(quality.CONDITIONAL_END)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| class | seed 0 |"
+    assert [r.split(" | ")[0] for r in rows[1:12]] == [f"| {c}" for c in range(10)] + ["| **mean**"]
+    assert f"| 7 | {agreement[7]:.1f} |" in section
+    assert "python benchmarks/quality.py --seeds 1 --steps-scale 0.001 --sections conditional" in section
+    assert "--scheme conditional" in section and "--label C -n 1,000" in section
+
+
+def test_class_agreement_scores_what_gankit_sample_writes(tmp_path):
+    """The benchmark's per-class number is about `gankit sample RUN --label C`: the same samples."""
+    import numpy as np
+    import torch
+    from gankit_builtins.metrics.digits import features, load_classifier
+
+    from gankit.engine.model import load_model
+
+    quality = _quality()
+    gankit = [sys.executable, "-m", "gankit"]
+    subprocess.run(
+        [*gankit, "run", "--scheme", "conditional", "--steps", "3", "--out", str(tmp_path), "--name", "c", "-q"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    out = tmp_path / "sevens.npy"
+    subprocess.run(
+        [*gankit, "sample", str(tmp_path / "c"), "--label", "7", "-n", "50", "-o", str(out), "--device", "cpu"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    model, _, _ = load_model(str(tmp_path / "c"), torch.device("cpu"))
+    lo, hi = model.description.field(model.description.main).value_range
+    written = (torch.from_numpy(np.load(out)).float() - lo) / (hi - lo) * 2 - 1  # back to [-1, 1]
+    # The benchmark draws exactly these samples for class 7 ...
+    torch.testing.assert_close(model.sample(50, 0, given={"label": 7}), written, atol=1e-5, rtol=0)
+    # ... and scores them with digit-quality's classifier.
+    _, predicted = features(load_classifier()[0], model.sample(50, 0, given={"label": 7}).clamp(-1, 1))
+    assert quality.class_agreement(model, count=50)[7] == pytest.approx(100.0 * float((predicted == 7).mean()))

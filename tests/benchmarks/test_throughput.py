@@ -40,6 +40,31 @@ def test_plain_loop_is_the_identical_algorithm():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("reg", [None, "r1"])
+def test_plain_conditional_loop_is_the_identical_algorithm(reg):
+    """The conditional tax row's baseline: the same G(z, y), projection D(x, y), labels and updates."""
+    import torch
+
+    torch.manual_seed(0)
+    trainer = throughput.build_trainer("mlp", "bce", reg, 16, scheme="conditional")
+    plain = throughput.PlainConditionalLoop(trainer, "bce", reg)
+    assert type(plain.D).__name__ == "ProjectionDiscriminator" and type(plain.G).__name__ == "EmbeddedGenerator"
+    from gankit.engine.batches import BatchStream
+
+    stream = BatchStream(trainer.dataset, 16, trainer.device, trainer.run.config.seed)
+    plain.next_real = lambda: tuple(stream.next())
+    for _ in range(2):
+        torch.manual_seed(1)
+        trainer.train_step()
+        torch.manual_seed(1)
+        plain.step()
+    for name, net in (("generator", plain.G), ("discriminator", plain.D)):
+        for a, b in zip(trainer.model.nets[name].parameters(), net.parameters(), strict=True):
+            torch.testing.assert_close(a, b)
+    for a, b in zip(trainer.model.ema["generator"].shadow.parameters(), plain.G_ema.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_quick_run_writes_the_docs_section(tmp_path):
     docs = tmp_path / "benchmarks.md"
     docs.write_text("# B\n\n<!-- throughput:start -->\nold\n<!-- throughput:end -->\n\n<!-- quality:start -->\nkeep\n")
@@ -53,6 +78,7 @@ def test_quick_run_writes_the_docs_section(tmp_path):
     text = docs.read_text()
     assert "old" not in text and "keep" in text
     assert "### Framework tax" in text and "| mlp | bce | none |" in text
+    assert "| conditional | mlp | bce | r1 |" in text
     assert "`gankit --help`" in text and "machine:" in result.stdout
 
 
