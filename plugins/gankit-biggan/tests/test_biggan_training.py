@@ -176,3 +176,6 @@ def test_cpu_preset_is_a_valid_run_config(gankit_plugin):
         "biggan-scheme",
         "hinge",
     )
+    assert (cfg.batch_size, cfg.n_critic) == (32, 2)
+    assert run.component_configs["biggan"].g_channels == 16
+    assert run.component_configs["biggan-scheme"].ema_start == 200
