@@ -22,7 +22,6 @@ import math
 from pathlib import Path
 
 import attrs
-
 from gankit import hookimpl
 
 __version__ = "0.1.0"

@@ -28,6 +28,19 @@ from gankit_stylegan import resolutions
 LRELU_GAIN = math.sqrt(2)
 
 
+def unwrap(network: nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel (``.module``) or torch.compile (``._orig_mod``) wrapper."""
+    while True:
+        inner = getattr(network, "module", None) or getattr(network, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return network
+        network = inner
+
+
+def is_stylegan2(network: nn.Module) -> bool:
+    return isinstance(unwrap(network), Generator)
+
+
 def channels(resolution: int, base: int, maximum: int) -> int:
     """Feature maps at ``resolution``: networks.py's ``min(channel_base // res, channel_max)``."""
     return max(1, min(base // resolution, maximum))
@@ -147,7 +160,7 @@ class MappingNetwork(nn.Module):
         super().__init__()
         sizes = [z_dim] + [w_dim] * layers
         self.layers = nn.Sequential(
-            *(FullyConnected(a, b, lr_multiplier=lr_multiplier, activation=True) for a, b in zip(sizes, sizes[1:]))
+            *(FullyConnected(a, b, lr_multiplier=lr_multiplier, activation=True) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         )
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))

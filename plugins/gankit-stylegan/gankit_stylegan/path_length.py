@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
-
 from gankit import GeneratorPenaltyInputs, Regularizer
+from torch import Tensor
 
 
 class PathLength(Regularizer):
@@ -26,14 +25,14 @@ class PathLength(Regularizer):
         self.mean = torch.zeros(())
 
     def generator_penalty(self, inputs: GeneratorPenaltyInputs) -> Tensor:
-        from gankit_stylegan.networks import Generator
+        from gankit_stylegan.networks import is_stylegan2, unwrap
 
         G = inputs.generator
         given = dict(inputs.inputs)
         n = max(1, next(iter(given.values())).shape[0] // self.config.batch_shrink)
         given = {k: v[:n] if isinstance(v, Tensor) else v for k, v in given.items()}
-        if isinstance(getattr(G, "module", G), Generator):  # through G's own forward (DDP, compile)
-            noise = inputs.normal(n, getattr(G, "module", G).noise_size)
+        if is_stylegan2(G):  # through the (possibly wrapped) network's own forward
+            noise = inputs.normal(n, unwrap(G).noise_size)
             with inputs.autocast():
                 images, latent = G(given["z"], noise, None, None, True)
         else:

@@ -15,9 +15,8 @@ Learned from stylegan2-ada-pytorch's ``training/loss.py`` and ``training/trainin
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-
 from gankit import DataDescription, GankitError, NetworkRequest, Noise, Option, Scheme
+from torch import Tensor
 
 from gankit_stylegan.architecture import image_shape
 
@@ -80,12 +79,16 @@ class StyleGAN2Scheme(Scheme):
         return z, noise, z2, cutoff
 
     def step(self, t) -> dict[str, Tensor]:
+        from gankit_stylegan.networks import is_stylegan2
+
         G, D = t.nets["generator"], t.nets["discriminator"]
+        # Another architecture's generator (--arch dcgan) is trained as G(z), without mixing or noise.
+        styled = is_stylegan2(G)
         for _ in range(t.n_critic):
             real = t.next_batch().x
             z, noise, z2, cutoff = self._latents(t)
             with torch.no_grad(), t.autocast():
-                fake = G(z, noise, z2, cutoff)
+                fake = G(z, noise, z2, cutoff) if styled else G(z)
             with t.autocast():
                 d_loss = t.loss.discriminator_loss(D(real), D(fake))
             penalty = t.discriminator_penalty(real, fake, D)
@@ -93,7 +96,7 @@ class StyleGAN2Scheme(Scheme):
 
         z, noise, z2, cutoff = self._latents(t)
         with t.frozen(D), t.autocast():
-            fake = G(z, noise, z2, cutoff)
+            fake = G(z, noise, z2, cutoff) if styled else G(z)
             real_scores = D(real) if t.loss.needs_real_scores else None
             g_loss = t.generator_loss(D(fake), real_scores)
         penalty = t.generator_penalty(G, {"z": z})
@@ -128,7 +131,11 @@ class StyleGAN2Scheme(Scheme):
     # -- generating --------------------------------------------------------------------------------
 
     def generate(self, nets, inputs) -> Tensor:
+        from gankit_stylegan.networks import is_stylegan2
+
         G = nets["generator_ema"]
+        if not is_stylegan2(G):
+            return G(inputs["z"])
         psi = float(inputs.get("truncation", 1.0))
         mode = str(inputs.get("noise_mode", "random"))
         if mode not in ("random", "const", "none"):

@@ -34,8 +34,12 @@ def test_non_fused_modulated_conv_equals_the_fused_grouped_form():
     w = w * (w.square().sum((2, 3, 4), keepdim=True) + 1e-8).rsqrt()
     fused = F.conv2d(x.reshape(1, -1, 8, 8), w.reshape(-1, 6, 3, 3), padding=1, groups=5).reshape(5, 4, 8, 8)
     torch.testing.assert_close(modulated_conv2d(x, weight, styles), fused, rtol=1e-4, atol=1e-5)
-    plain = F.conv2d(x.reshape(1, -1, 8, 8), (weight[None] * styles[:, None, :, None, None]).reshape(-1, 6, 3, 3),
-                     padding=1, groups=5).reshape(5, 4, 8, 8)
+    plain = F.conv2d(
+        x.reshape(1, -1, 8, 8),
+        (weight[None] * styles[:, None, :, None, None]).reshape(-1, 6, 3, 3),
+        padding=1,
+        groups=5,
+    ).reshape(5, 4, 8, 8)
     torch.testing.assert_close(modulated_conv2d(x, weight, styles, demodulate=False), plain, rtol=1e-4, atol=1e-5)
 
 
@@ -112,8 +116,9 @@ def test_discriminator_scores_and_resolutions():
 def test_generator_exports_with_a_dynamic_batch():
     G = small_generator(resolution=8)
     batch = torch.export.Dim("batch", min=2, max=1024)
-    exported = torch.export.export(G, (torch.randn(3, 8), torch.randn(3, G.noise_size)),
-                                   dynamic_shapes=({0: batch}, {0: batch}))
+    exported = torch.export.export(
+        G, (torch.randn(3, 8), torch.randn(3, G.noise_size)), dynamic_shapes=({0: batch}, {0: batch})
+    )
     for n in (2, 7):
         z, noise = torch.randn(n, 8), torch.randn(n, G.noise_size)
         torch.testing.assert_close(exported.module()(z, noise), G(z, noise))

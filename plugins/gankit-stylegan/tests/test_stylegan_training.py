@@ -17,8 +17,23 @@ from gankit.testing import check_component, run_cli
 import gankit_stylegan
 
 #: Tiny networks and runs: what is checked is the wiring, not the quality.
-TINY = ("--set", "arch.channel_base=64", "--set", "arch.channel_max=16", "--set", "arch.w_dim=16",
-        "--z-dim", "8", "--batch-size", "8", "--device", "cpu", "--log-every", "1", "-q")
+TINY = (
+    "--set",
+    "arch.channel_base=64",
+    "--set",
+    "arch.channel_max=16",
+    "--set",
+    "arch.w_dim=16",
+    "--z-dim",
+    "8",
+    "--batch-size",
+    "8",
+    "--device",
+    "cpu",
+    "--log-every",
+    "1",
+    "-q",
+)
 
 
 @pytest.fixture
@@ -46,8 +61,23 @@ def _differences(a, b, where=""):
 
 def test_digits_at_16_trains_and_resumes_exactly(plugin, tmp_path):
     # Both lazy penalties fall on each side of the resume: R1 on D steps 0 and 2, pl on G steps 0 and 2.
-    flags = ("--arch", "stylegan2", "--data", "digits", "--resolution", "16", *TINY,
-             "--set", "r1.every=2", "--set", "pl.every=2", "--checkpoint-every", "2", "--out", str(tmp_path))
+    flags = (
+        "--arch",
+        "stylegan2",
+        "--data",
+        "digits",
+        "--resolution",
+        "16",
+        *TINY,
+        "--set",
+        "r1.every=2",
+        "--set",
+        "pl.every=2",
+        "--checkpoint-every",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
     run_cli("run", *flags, "--steps", "4", "--name", "full")
     run_cli("run", *flags, "--steps", "2", "--name", "part")
     run_cli("run", "--resume", str(tmp_path / "part"), "--steps", "4", "--device", "cpu", "-q")
@@ -85,7 +115,10 @@ def write_cifar10(root: Path, per_batch: int = 4) -> None:
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
-        batch = {"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8), "labels": [(i + k) % 10 for k in range(per_batch)]}
+        batch = {
+            "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            "labels": [(i + k) % 10 for k in range(per_batch)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}, protocol=2))
@@ -103,8 +136,20 @@ def no_cifar_md5(monkeypatch):
 
 def test_mnist_files(plugin, tmp_path):
     write_mnist(tmp_path / "data")
-    common = ("run", "--arch", "stylegan2", "--data", "mnist", "--data-root", str(tmp_path / "data"), *TINY,
-              "--steps", "2", "--out", str(tmp_path))
+    common = (
+        "run",
+        "--arch",
+        "stylegan2",
+        "--data",
+        "mnist",
+        "--data-root",
+        str(tmp_path / "data"),
+        *TINY,
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
     result = run_cli(*common, "--name", "native", check=False)  # 28x28 is not a power of two
     assert result.exit_code != 0 and "--resolution 32" in result.output
     run_cli(*common, "--resolution", "16", "--name", "m")
@@ -113,13 +158,29 @@ def test_mnist_files(plugin, tmp_path):
 
 def test_cifar10_files(plugin, tmp_path, no_cifar_md5):
     write_cifar10(tmp_path / "data")
-    run_cli("run", "--arch", "stylegan2", "--data", "cifar10", "--data-root", str(tmp_path / "data"), *TINY,
-            "--steps", "2", "--out", str(tmp_path), "--name", "c")
+    run_cli(
+        "run",
+        "--arch",
+        "stylegan2",
+        "--data",
+        "cifar10",
+        "--data-root",
+        str(tmp_path / "data"),
+        *TINY,
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "c",
+    )
     assert _state(tmp_path / "c").config["data_description"]["shape"] == [3, 32, 32]
 
 
 def test_sampling_truncation_and_the_mixing_grid(plugin, tmp_path):
-    run_cli("run", "--arch", "stylegan2", "--data", "digits", *TINY, "--steps", "2", "--out", str(tmp_path), "--name", "s")
+    run_cli(
+        "run", "--arch", "stylegan2", "--data", "digits", *TINY, "--steps", "2", "--out", str(tmp_path), "--name", "s"
+    )
     run_folder = str(tmp_path / "s")
 
     def sample(name, *args):
@@ -151,8 +212,9 @@ def test_sampling_truncation_and_the_mixing_grid(plugin, tmp_path):
 
 
 def test_scheme_conforms(plugin):
-    report = check_component("scheme", "stylegan2", {"channel_base": 64, "channel_max": 16, "w_dim": 16},
-                             run_args=["--arch", "stylegan2"])
+    report = check_component(
+        "scheme", "stylegan2", {"channel_base": 64, "channel_max": 16, "w_dim": 16}, run_args=["--arch", "stylegan2"]
+    )
     assert any("resumes exactly" in p for p in report.passed), report
 
 
