@@ -109,7 +109,8 @@ class CycleGAN(Scheme):
         }
 
     def generation_inputs(self, data: DataDescription, z_dim: int) -> dict:
-        _image(data, "a"), _image(data, "b")
+        for name in ("a", "b"):
+            _image(data, name)
         return {
             "image": FromData("a"),
             "direction": Option("ab", "ab translates a -> b with g_ab; ba translates b -> a with g_ba"),
