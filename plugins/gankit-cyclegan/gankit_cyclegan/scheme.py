@@ -40,9 +40,10 @@ class ImagePool:
         self.count = 0
 
     def query(self, fakes: Tensor) -> Tensor:
+        fakes = fakes.detach()
         if self.size == 0:
             return fakes
-        fakes = fakes.detach().float()
+        fakes = fakes.float()
         if self.images is None or self.images.shape[1:] != fakes.shape[1:]:
             self.images = fakes.new_zeros((self.size, *fakes.shape[1:]))
             self.count = 0

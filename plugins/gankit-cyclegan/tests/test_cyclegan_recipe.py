@@ -113,6 +113,9 @@ class _Step:
 
     def optimize(self, name, loss):
         self.losses[name] = loss.detach()
+        loss.backward()  # as the engine does: D's loss must not reach back into G's freed graph
+        for net in self.nets.values():
+            net.zero_grad(set_to_none=True)
 
 
 def test_generator_and_discriminator_losses_are_the_authors():
@@ -216,3 +219,16 @@ def test_a_run_follows_the_recipe(tmp_path):
     rates = [r["lr/generator"] for r in records if "lr/generator" in r]
     assert rates == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4])
     assert all(r["lr/discriminator"] == r["lr/generator"] for r in records if "lr/generator" in r)
+
+
+def test_without_pool_or_identity_a_step_still_trains():
+    """--set cyclegan.pool_size=0 (D sees this step's fakes, detached) and lambda_identity=0."""
+    torch.manual_seed(0)
+    nets = {"g_ab": ResnetGenerator(1, 1, 4, 1), "g_ba": ResnetGenerator(1, 1, 4, 1)}
+    nets |= {"d_a": PatchDiscriminator(1, 4, 1), "d_b": PatchDiscriminator(1, 4, 1)}
+    batch = {"a": torch.rand(2, 1, 8, 8) * 2 - 1, "b": torch.rand(2, 1, 8, 8) * 2 - 1}
+    t = _Step(nets, create_component("loss", "lsgan"), batch)
+    scheme = CycleGAN(gankit_cyclegan.CycleGANConfig(pool_size=0, lambda_identity=0.0))
+    metrics = scheme.step(t)
+    assert set(t.losses) == {"generator", "discriminator"} and "identity" not in metrics
+    assert scheme.state() == {"pool_a_count": torch.tensor(0), "pool_b_count": torch.tensor(0)}
