@@ -32,7 +32,8 @@ class StyleGAN2(Architecture):
         if request.role == "generator" and kinds == ["noise"] and len(request.outputs) == 1:
             (out,) = request.outputs.values()
             return Generator(fields[0].shape[0], image_shape(out, request.describe()), self.config)
-        if request.role == "discriminator" and kinds == ["image"] and list(request.outputs.values())[0].kind == "scores":
+        outputs = [f.kind for f in request.outputs.values()]
+        if request.role == "discriminator" and kinds == ["image"] and outputs[:1] == ["scores"]:
             if len(request.outputs) != 1:
                 raise UnsupportedRequest(f"its discriminator returns scores only, not {request.describe()}")
             try:

@@ -160,7 +160,10 @@ class MappingNetwork(nn.Module):
         super().__init__()
         sizes = [z_dim] + [w_dim] * layers
         self.layers = nn.Sequential(
-            *(FullyConnected(a, b, lr_multiplier=lr_multiplier, activation=True) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+            *(
+                FullyConnected(a, b, lr_multiplier=lr_multiplier, activation=True)
+                for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+            )
         )
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
