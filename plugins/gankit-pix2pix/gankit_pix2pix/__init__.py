@@ -20,7 +20,6 @@ This module imports no torch: the components are named as ``"module:attribute"``
 from __future__ import annotations
 
 import attrs
-
 from gankit import hookimpl
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
 
 #: The digits are 8x8; the task enlarges them once, at load (16 px unless ``--resolution`` says otherwise).
@@ -126,8 +125,10 @@ def _halves(path: Path, mode: str, size: int) -> tuple[np.ndarray, np.ndarray]:
                 )
             picture = picture.convert(mode)
             half = width // 2
-            parts = [picture.crop(box).resize((size, size), Image.Resampling.BICUBIC) for box in
-                     ((0, 0, half, height), (half, 0, 2 * half, height))]
+            parts = [
+                picture.crop(box).resize((size, size), Image.Resampling.BICUBIC)
+                for box in ((0, 0, half, height), (half, 0, 2 * half, height))
+            ]
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise GankitError(f"cannot read image {str(path)!r}: {exc}") from None
     arrays = []

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
-
 from gankit import Architecture, Field, NetworkRequest, UnsupportedRequest
+from torch import nn
 
 #: Smallest image side: a U-Net of 3 levels and a PatchGAN of one stride-2 layer still fit.
 MIN_SIZE = 8
@@ -102,7 +101,7 @@ class UNet(nn.Module):
             h = down(h)
             skips.append(h)
         h = self.up[0](h)
-        for up, skip in zip(self.up[1:], reversed(skips[:-1])):
+        for up, skip in zip(self.up[1:], reversed(skips[:-1]), strict=True):
             h = up(torch.cat([skip, h], 1))
         return h
 
@@ -176,7 +175,9 @@ class Pix2PixArchitecture(Architecture):
             if len(inputs) != 1 or len(outputs) != 1:
                 raise UnsupportedRequest(f"its translator maps one image to one image, not {request.describe()}")
             height, width = self._size(request, inputs + outputs)
-            net = UNet(inputs[0].channels, outputs[0].channels, unet_levels(height, width), cfg.ngf, cfg.norm, cfg.dropout)
+            net = UNet(
+                inputs[0].channels, outputs[0].channels, unet_levels(height, width), cfg.ngf, cfg.norm, cfg.dropout
+            )
             return init_weights(net, cfg.init_gain)
         if request.role == "discriminator":
             height, width = self._size(request, inputs)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from gankit import DataDescription, Field, FromData, GankitError, NetworkRequest, Scheme
+from torch import Tensor
 
 #: pix2pix halves D's loss, "which slows down the rate at which D learns relative to G" (the paper, 3.3):
 #: loss_D = (loss_D_fake + loss_D_real) * 0.5 in pix2pix_model.py.

@@ -13,14 +13,40 @@ from gankit.testing import check_scheme, run_cli
 import gankit_pix2pix
 
 SMALL = ("--set", "pix2pix.ngf=8", "--set", "pix2pix.ndf=8")
-RUN = ("--device", "cpu", "-q", "--batch-size", "8", "--log-every", "1", "--checkpoint-every", "2", "--sample-every", "2", *SMALL)
+RUN = (
+    "--device",
+    "cpu",
+    "-q",
+    "--batch-size",
+    "8",
+    "--log-every",
+    "1",
+    "--checkpoint-every",
+    "2",
+    "--sample-every",
+    "2",
+    *SMALL,
+)
 
 
 @pytest.fixture
 def trained(gankit_plugin, tmp_path) -> Path:
     """4 steps of `gankit run --arch pix2pix --data pix2pix-digits`."""
     gankit_plugin(gankit_pix2pix)
-    run_cli("run", "--arch", "pix2pix", "--data", "pix2pix-digits", "--steps", "4", *RUN, "--out", str(tmp_path), "--name", "full")
+    run_cli(
+        "run",
+        "--arch",
+        "pix2pix",
+        "--data",
+        "pix2pix-digits",
+        "--steps",
+        "4",
+        *RUN,
+        "--out",
+        str(tmp_path),
+        "--name",
+        "full",
+    )
     return tmp_path / "full"
 
 
@@ -35,7 +61,20 @@ def test_trains_and_resumes_exactly(trained, tmp_path):
     metrics = (trained / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(metrics) == 4 and '"l1"' in metrics[-1]
     assert (trained / "samples" / "step-000004.png").is_file()
-    run_cli("run", "--arch", "pix2pix", "--data", "pix2pix-digits", "--steps", "2", *RUN, "--out", str(tmp_path), "--name", "part")
+    run_cli(
+        "run",
+        "--arch",
+        "pix2pix",
+        "--data",
+        "pix2pix-digits",
+        "--steps",
+        "2",
+        *RUN,
+        "--out",
+        str(tmp_path),
+        "--name",
+        "part",
+    )
     run_cli("run", "--resume", str(tmp_path / "part"), "--steps", "4", "--device", "cpu", "-q")
     full, resumed = _tensors(trained), _tensors(tmp_path / "part")
     assert full.keys() == resumed.keys()
@@ -98,7 +137,9 @@ def test_sample_translates_a_png_a_folder_and_an_npy(trained, tmp_path):
 
 
 def test_sample_input_errors_are_one_line(trained, tmp_path):
-    result = run_cli("sample", str(trained), "--input", str(tmp_path / "none.png"), "-o", str(tmp_path / "o.npy"), check=False)
+    result = run_cli(
+        "sample", str(trained), "--input", str(tmp_path / "none.png"), "-o", str(tmp_path / "o.npy"), check=False
+    )
     assert result.exit_code != 0 and result.output.strip().splitlines() == [
         f"Error: --input {str(tmp_path / 'none.png')!r} is neither a file nor a folder"
     ]

@@ -13,16 +13,29 @@ from gankit.testing import check_data_source, create_component, run_cli
 
 import gankit_pix2pix
 
-
 # The kit's own short runs add mlp options unless --arch is typed, but these data sets suggest the scheme
 # pix2pix, which brings its architecture: they are checked with run=False and trained here instead.
-TINY = ("--steps", "2", "--batch-size", "4", "--device", "cpu", "-q", "--set", "pix2pix.ngf=8", "--set", "pix2pix.ndf=8")
+TINY = (
+    "--steps",
+    "2",
+    "--batch-size",
+    "4",
+    "--device",
+    "cpu",
+    "-q",
+    "--set",
+    "pix2pix.ngf=8",
+    "--set",
+    "pix2pix.ndf=8",
+)
 
 
 def test_digits_task_conforms_and_trains(gankit_plugin, tmp_path):
     gankit_plugin(gankit_pix2pix)
     check_data_source("pix2pix-digits", run=False)
-    check_data_source("pix2pix-digits", {"degrade": "mask", "split": "test"}, request=DataRequest(resolution=32), run=False)
+    check_data_source(
+        "pix2pix-digits", {"degrade": "mask", "split": "test"}, request=DataRequest(resolution=32), run=False
+    )
     out = ("--out", str(tmp_path))
     run_cli("run", "--data", "pix2pix-digits", *TINY, *out, "--name", "pix2pix")  # suggests the scheme pix2pix
     # The label is a real class: the bundled class-conditional GAN trains on the targets.
@@ -90,7 +103,9 @@ def test_folder_conforms_and_trains(gankit_plugin, tmp_path):
     gankit_plugin(gankit_pix2pix)
     root = aligned_folder(tmp_path / "pairs", count=4)
     check_data_source("pix2pix-folder", request=DataRequest(root=str(root), resolution=16), run=False)
-    run_cli("run", "--data", "pix2pix-folder", "--data-root", str(root), "--resolution", "16", *TINY, "--out", str(tmp_path))
+    run_cli(
+        "run", "--data", "pix2pix-folder", "--data-root", str(root), "--resolution", "16", *TINY, "--out", str(tmp_path)
+    )
 
 
 def test_folder_halves_direction_and_channels(gankit_plugin, tmp_path):
@@ -103,7 +118,9 @@ def test_folder_halves_direction_and_channels(gankit_plugin, tmp_path):
     assert tensors["source"].shape == (3, 1, 8, 8)  # grayscale files: one channel
     assert torch.allclose(tensors["source"], -tensors["target"])  # A left, B right (its negative)
     assert tensors["source"][0, 0, 4, 1] == 1 and tensors["source"][0, 0, 4, 5] == -1
-    swapped = create_component("data", "pix2pix-folder", {"direction": "BtoA", "split": "test"}, request).field_tensors()
+    swapped = create_component(
+        "data", "pix2pix-folder", {"direction": "BtoA", "split": "test"}, request
+    ).field_tensors()
     assert torch.equal(swapped["source"], tensors["target"]) and torch.equal(swapped["target"], tensors["source"])
     color = aligned_folder(tmp_path / "color", rgb=True)
     rgb = create_component("data", "pix2pix-folder", None, DataRequest(root=str(color), resolution=16))

@@ -23,7 +23,9 @@ def _requests(data: DataDescription, scores: tuple[int, ...] = ()) -> list[Netwo
     source, target = data.fields["source"], data.fields["target"]
     return [
         NetworkRequest("translator", data, {"source": source}, {"target": target}),
-        NetworkRequest("discriminator", data, {"target": target, "source": source}, {"scores": Field(scores, "scores")}),
+        NetworkRequest(
+            "discriminator", data, {"target": target, "source": source}, {"scores": Field(scores, "scores")}
+        ),
     ]
 
 
