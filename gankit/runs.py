@@ -18,6 +18,8 @@ from gankit.safe_files import kind, shown
 
 def default_name(config: RunConfig) -> str:
     parts = [config.data, config.arch, config.loss, *config.regs]
+    if config.scheme != "unconditional":
+        parts.append(config.scheme)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts)) + "-" + stamp
 

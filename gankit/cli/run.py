@@ -213,7 +213,9 @@ def run(
     folder.write_config(trainer.describe())
     cfg = resolved.config
     click.echo(
-        f"gankit: {cfg.arch} / {cfg.loss}{''.join(' + ' + r for r in cfg.regs)} on {cfg.data}, "
+        f"gankit: {cfg.arch} / {cfg.loss}{''.join(' + ' + r for r in cfg.regs)}"
+        + (f" / {cfg.scheme}" if cfg.scheme != RUN_FIELDS["scheme"].default else "")
+        + f" on {cfg.data}, "
         f"{trainer.total_steps} steps on {trainer.device}"
         + (f" x {world.size} processes" if world.distributed else "")
         + (f" (resuming at step {trainer.step})" if trainer.step else "")
@@ -223,7 +225,7 @@ def run(
     if trainer.compiled is not None:
         click.echo(f"gankit: {trainer.compiled.describe()}", err=True)
     summary = trainer.fit(folder)
-    _report(summary)
+    _report(summary, _sample_flags(trainer.model.inputs))
     if summary["stopped_by"]:
         raise SystemExit(128 + signal.Signals[summary["stopped_by"]].value)
 
@@ -264,7 +266,15 @@ def _with_trackers(explicit: dict[str, Any], base: tuple[str, ...], added: tuple
     return explicit | {"trackers": tuple(n for n in names if not (quiet and n == "console"))}
 
 
-def _report(summary: dict[str, Any]) -> None:
+def _sample_flags(inputs: dict[str, Any]) -> str:
+    """What `gankit sample` needs for this model beyond the defaults: a class, images to translate."""
+    from gankit.inputs import FromData, Label
+
+    kinds = {type(kind) for kind in inputs.values()}
+    return (" --label 0" if Label in kinds else "") + (" --input IMAGES" if FromData in kinds else "")
+
+
+def _report(summary: dict[str, Any], sample_flags: str = "") -> None:
     folder = summary["run_folder"]
     lines = []
     if summary["stopped_by"]:
@@ -280,5 +290,5 @@ def _report(summary: dict[str, Any]) -> None:
         f"  checkpoint:  {summary['checkpoint']}",
     ]
     lines += [f"  {label + ':':<12} {where}" for label, where in summary.get("tracked", {}).items()]
-    lines.append(f"Generate more: gankit sample {folder} -n 64 -o samples.png")
+    lines.append(f"Generate more: gankit sample {folder}{sample_flags} -n 64 -o samples.png")
     click.echo("\n".join(lines))

@@ -16,6 +16,8 @@ from gankit.inputs import Attributes, FromData, Input, Label, Noise, Option
 
 #: At most this many samples are generated in one call (the tensors are held in memory).
 MAX_COUNT = 1_000_000
+#: Noise is drawn in blocks of this many samples.
+NOISE_BLOCK = 1024
 
 
 def class_blocks(count: int, num_classes: int) -> torch.Tensor:
@@ -86,7 +88,10 @@ def fill(
     for name, kind in spec.items():
         value = given.get(name)
         if isinstance(kind, Noise):
-            values[name] = torch.randn((count, *kind.shape), generator=generator)
+            # Whole blocks of NOISE_BLOCK samples: torch draws small tensors differently from large ones, so
+            # sample i gets the same noise for any -n.
+            blocks = -(-count // NOISE_BLOCK)
+            values[name] = torch.randn((blocks * NOISE_BLOCK, *kind.shape), generator=generator)[:count]
         elif isinstance(kind, Label):
             values[name] = (
                 torch.full((count,), int(value), dtype=torch.long)

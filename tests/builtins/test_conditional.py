@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gankit import DataDescription, NetworkRequest
+from gankit import DataDescription, GankitError, NetworkRequest
 from gankit.checkpoint import find_checkpoint, load
 from gankit.plugins import registry
 from tests.conftest import one_error_line
@@ -47,7 +47,7 @@ def test_ragan_generator_loss_needs_the_real_scores():
     # D wins when the reals beat the average fake: its loss is lower than with the roles swapped.
     assert loss.discriminator_loss(real, fake) < loss.discriminator_loss(fake, real)
     assert loss.generator_loss(fake, real) > loss.generator_loss(real, fake)
-    with pytest.raises(ValueError):
+    with pytest.raises(GankitError, match="needs the real samples' scores"):
         loss.generator_loss(fake)
 
 

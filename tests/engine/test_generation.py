@@ -63,3 +63,9 @@ def test_unknown_inputs_and_huge_counts_are_refused():
         generation.fill(SPEC, 4, seed=0, given={"label2": 1})
     with pytest.raises(GankitError, match="at most"):
         generation.fill(SPEC, generation.MAX_COUNT + 1, seed=0)
+
+
+def test_sample_i_gets_the_same_noise_for_any_count():
+    spec = {"z": Noise((2,))}
+    few, many = generation.fill(spec, 3, seed=5), generation.fill(spec, 40, seed=5)
+    assert torch.equal(few["z"], many["z"][:3])

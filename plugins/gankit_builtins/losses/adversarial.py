@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit import Loss
+from gankit import GankitError, Loss
 
 
 class BCE(Loss):
@@ -79,5 +79,8 @@ class RelativisticAverage(Loss):
 
     def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
         if real_scores is None:
-            raise ValueError("ragan's generator loss needs the real samples' scores")
+            raise GankitError(
+                "loss 'ragan' needs the real samples' scores in the generator's step, and this run's scheme "
+                "passed none (a scheme must honour Loss.needs_real_scores); choose another --loss"
+            )
         return self._pair(fake_scores, real_scores.detach())
