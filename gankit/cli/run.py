@@ -214,7 +214,7 @@ def run(
     cfg = resolved.config
     click.echo(
         f"gankit: {cfg.arch} / {cfg.loss}{''.join(' + ' + r for r in cfg.regs)}"
-        + (f" / {cfg.scheme}" if cfg.scheme != RUN_FIELDS["scheme"].default else "")
+        + (f" / {cfg.scheme}" if cfg.scheme != "unconditional" else "")
         + f" on {cfg.data}, "
         f"{trainer.total_steps} steps on {trainer.device}"
         + (f" x {world.size} processes" if world.distributed else "")
