@@ -1,6 +1,6 @@
 """How well a StarGAN run on ``stargan-digits`` translates the held-out split::
 
-    python -m gankit_stargan.quality RUN [--device cpu]
+    python -m gankit_stargan.quality RUN_OR_CHECKPOINT [--device cpu]
 
 A small CNN learns the four attributes and the digit from the real training split; then every
 held-out digit is translated (through ``gankit sample --input ... --set target=...``) to each of the
@@ -92,7 +92,8 @@ def translate(run: Path, images: np.ndarray, target: tuple[int, ...], device: st
 
 
 def evaluate(run: Path, device: str = "cpu") -> dict:
-    saved = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    folder = run.parent.parent if run.is_file() else run  # RUN/checkpoints/step-N.safetensors
+    saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     request = DataRequest(resolution=saved["run"].get("resolution"))
     train = digit_domains(DigitDomainsConfig("train"), request).tensors
     test = digit_domains(DigitDomainsConfig("test"), request).tensors
@@ -122,7 +123,7 @@ def evaluate(run: Path, device: str = "cpu") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="a run folder of --data stargan-digits")
+    parser.add_argument("run", type=Path, help="a run folder of --data stargan-digits, or one of its checkpoints")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     results = evaluate(args.run, args.device)
