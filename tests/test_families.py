@@ -9,6 +9,7 @@ Commands that do not depend on each other run two or three at a time, so the fil
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +58,8 @@ def family(run_gankit, family_site, tmp_path):
 
         @staticmethod
         def run(*args):
-            return run_gankit(*map(str, args), env={"PYTHONPATH": str(family_site), "OMP_NUM_THREADS": "1"})
+            path = os.pathsep.join(filter(None, [str(family_site), os.environ.get("PYTHONPATH")]))
+            return run_gankit(*map(str, args), env={"PYTHONPATH": path, "OMP_NUM_THREADS": "1"})
 
         @classmethod
         def parallel(cls, *commands):
