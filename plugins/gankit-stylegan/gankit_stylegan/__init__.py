@@ -2,8 +2,9 @@
 
 Registers architecture ``stylegan2`` (mapping network, modulated/demodulated convolutions in the
 non-fused form, per-layer noise, skip generator; D with minibatch standard deviation), scheme
-``stylegan2`` (style mixing, EMA with ramp-up, truncation and a style-mixing grid when sampling) and
-regularizer ``pl`` (lazy path-length penalty on the generator, its running mean in checkpoints)::
+``stylegan2`` (style mixing, truncation and a style-mixing grid when sampling; it suggests gankit's
+EMA of G with ramp-up and lazy regularization's lr/betas correction) and regularizer ``pl`` (lazy
+path-length penalty on the generator, its running mean in checkpoints)::
 
     gankit run --arch stylegan2 --data digits --resolution 16
     gankit sample RUN --set truncation=0.7 -o samples.png
@@ -45,27 +46,21 @@ D_REG_INTERVAL = 16
 BATCH_SIZE = 64
 #: R1 gamma: cifar ``gamma=0.01``.
 R1_GAMMA = 0.01
+#: EMA half-life in thousands of images: cifar ``ema=500``.
+EMA_KIMG = 500
+#: EMA ramp-up: cifar ``ramp=0.05`` (training_loop.py ``ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)``).
+EMA_RAMPUP = 0.05
+#: EMA decay per step: training_loop.py ``ema_beta = 0.5 ** (batch_size / ema_nimg)`` at cifar's batch
+#: size, a half-life of 500000 / 64 = 7812.5 steps. gankit keeps the half-life in steps (the decay is
+#: per step), so a different ``--batch-size`` keeps the same number of steps, not images; the ramp-up
+#: (a half-life of at most ``ema_rampup`` times the steps taken) is training_loop.py's at any batch size.
+EMA = 0.5 ** (BATCH_SIZE / (EMA_KIMG * 1000))
 
-
-def lazy_ratio(every: int) -> float:
-    """``mb_ratio = reg_interval / (reg_interval + 1)`` of ``training_loop.py``: a network regularized
-    every ``every`` steps is trained with ``lr * c`` and ``betas ** c``."""
-    return every / (every + 1)
-
-
-def corrected(every: int, lr: float = LR, betas: tuple[float, float] = BETAS) -> tuple[float, tuple[float, float]]:
-    """The learning rate and betas ``training_loop.py`` uses for a network regularized every ``every`` steps."""
-    c = lazy_ratio(every)
-    return lr * c, (betas[0] ** c, betas[1] ** c)
-
-
-G_LR, G_BETAS = corrected(G_REG_INTERVAL)
-D_LR, D_BETAS = corrected(D_REG_INTERVAL)
-
-#: Run settings the architecture and the scheme suggest (explicit flags win). gankit builds its
-#: optimizers from ``lr_g``, ``lr_d`` and one ``betas`` for both, so the corrected learning rates go
-#: to each network, but only one pair of betas can: D's (it takes 16 of every 17 steps' worth of
-#: corrections; G's would be ``0.99 ** 0.8 = 0.99199``), see the README's "What gankit lacks".
+#: Run settings the architecture and the scheme suggest (explicit flags win). ``lazy_correction``
+#: gives each optimizer of a lazily penalized network training_loop.py's ``mb_ratio`` correction,
+#: ``lr * c`` and ``betas ** c`` with ``c = every / (every + 1)``, from that network's own interval:
+#: G (``pl.every = 4``) gets 0.002 and (0, 0.99 ** 0.8), D (``r1.every = 16``) 0.0025 * 16/17 and
+#: (0, 0.99 ** (16/17)), and they follow ``--set r1.every=...``/``pl.every=...``.
 SUGGESTED: dict = {
     "arch": "stylegan2",
     "scheme": "stylegan2",
@@ -75,18 +70,20 @@ SUGGESTED: dict = {
     "r1.gamma": R1_GAMMA,
     "r1.every": D_REG_INTERVAL,
     "batch_size": BATCH_SIZE,
-    "lr_g": G_LR,
-    "lr_d": D_LR,
-    "betas": D_BETAS,
+    "lr_g": LR,
+    "lr_d": LR,
+    "betas": BETAS,
+    "lazy_correction": True,
     "n_critic": 1,  # training_loop.py alternates one G and one D phase
-    "ema": 0.0,  # the scheme keeps its own EMA with ramp-up (gankit's --ema is a fixed decay)
+    "ema": EMA,
+    "ema_rampup": EMA_RAMPUP,
 }
 
 
 @attrs.frozen
 class StyleGAN2Config:
     """The options of architecture ``stylegan2`` and scheme ``stylegan2`` together (``--set
-    stylegan2.w_dim=64``, ``--set arch.w_dim=64`` and ``--set scheme.ema_kimg=10`` all land here).
+    stylegan2.w_dim=64``, ``--set arch.w_dim=64`` and ``--set scheme.style_mixing=0`` all land here).
 
     gankit keys component options by bare name across kinds (``ResolvedRun.component_configs``), so an
     architecture and a scheme that share a name receive one config object: with two config classes
@@ -116,11 +113,6 @@ class StyleGAN2Config:
     #: Probability of style mixing per sample in training: loss.py ``style_mixing_prob=0.9`` (the
     #: paper's; cifar turns mixing off, the issue asks for it on).
     style_mixing: float = attrs.field(default=0.9, validator=[_non_negative, attrs.validators.le(1)])
-    #: Half-life of the generator's EMA in thousands of images: cifar ``ema=500``.
-    ema_kimg: float = attrs.field(default=500.0, validator=_non_negative)
-    #: EMA ramp-up: the half-life is at most ``ema_rampup`` times the images seen: cifar ``ramp=0.05``.
-    #: ``none`` turns the ramp-up off; 0 makes the EMA a copy of the generator.
-    ema_rampup: float | None = attrs.field(default=0.05, validator=attrs.validators.optional(_non_negative))
 
 
 @attrs.frozen

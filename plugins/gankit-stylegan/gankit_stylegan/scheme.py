@@ -1,4 +1,4 @@
-"""Scheme ``stylegan2``: StyleGAN2's training step, its EMA of G with ramp-up, and its sampling.
+"""Scheme ``stylegan2``: StyleGAN2's training step and its sampling.
 
 Learned from stylegan2-ada-pytorch's ``training/loss.py`` and ``training/training_loop.py``:
 
@@ -6,10 +6,11 @@ Learned from stylegan2-ada-pytorch's ``training/loss.py`` and ``training/trainin
   layer on come from a second latent (loss.py ``run_G``; drawn per sample here, per batch there);
 * R1 and the path-length penalty are gankit regularizers (``r1``, ``pl``), lazy through ``every``;
   gankit adds a due penalty to that step's loss instead of taking a separate optimizer step;
-* after each iteration ``generator_ema`` follows G: ``beta = 0.5 ** (batch / ema_nimg)`` with
-  ``ema_nimg = min(ema_kimg * 1000, images_seen * ema_rampup)`` (training_loop.py), buffers copied.
-  It is an ordinary network of the scheme, so checkpoints, resume and ``gankit sample`` carry it;
-  the images seen are scheme state.
+* the EMA of G (training_loop.py's ``G_ema``, half-life with ramp-up) is gankit's: ``ema_networks``
+  names G, the run settings ``ema``/``ema_rampup`` suggested in :mod:`gankit_stylegan` set it, and
+  the engine hands the average to :meth:`StyleGAN2Scheme.generate` as ``nets["generator"]``;
+* training_loop.py's lr/betas correction for lazy penalties is gankit's ``lazy_correction``, per
+  optimizer, from each network's own interval.
 """
 
 from __future__ import annotations
@@ -23,13 +24,11 @@ from gankit_stylegan.architecture import image_shape
 
 class StyleGAN2Scheme(Scheme):
     optimizers = {"discriminator": ("discriminator",), "generator": ("generator",)}
-    #: None for gankit's fixed-decay EMA: ``generator_ema`` is this scheme's own, with ramp-up.
-    ema_networks = ()
+    #: gankit's EMA (``ema``, ``ema_rampup``): sampling uses the average of G.
+    ema_networks = ("generator",)
 
     def __init__(self, config):
         self.config = config
-        #: Images shown to G so far (training_loop.py ``cur_nimg``); decides the EMA's ramp-up.
-        self.nimg = 0
 
     # -- declarations ----------------------------------------------------------------------------
 
@@ -41,13 +40,7 @@ class StyleGAN2Scheme(Scheme):
 
     def networks(self, data: DataDescription, z_dim: int) -> dict[str, NetworkRequest]:
         self._resolution(data)
-        generator = NetworkRequest.generator(data, z_dim)
-        return {
-            "generator": generator,
-            "discriminator": NetworkRequest.discriminator(data),
-            # Same request as G: weights follow G after every step (the first update copies them).
-            "generator_ema": generator,
-        }
+        return {"generator": NetworkRequest.generator(data, z_dim), "discriminator": NetworkRequest.discriminator(data)}
 
     def generation_inputs(self, data: DataDescription, z_dim: int):
         from gankit_stylegan.networks import noise_size
@@ -102,38 +95,14 @@ class StyleGAN2Scheme(Scheme):
         penalty = t.generator_penalty(G, {"z": z})
         t.optimize("generator", g_loss if penalty is None else g_loss + penalty)
 
-        self._update_ema(t.nets["generator_ema"], G, t.batch_size)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
-
-    def ema_beta(self, batch_size: int) -> float:
-        """training_loop.py: ``0.5 ** (batch_size / max(ema_nimg, 1e-8))``, ``ema_nimg`` ramped up."""
-        ema_nimg = self.config.ema_kimg * 1000
-        if self.config.ema_rampup is not None:
-            ema_nimg = min(ema_nimg, self.nimg * self.config.ema_rampup)
-        return 0.5 ** (batch_size / max(ema_nimg, 1e-8))
-
-    @torch.no_grad()
-    def _update_ema(self, ema, G, batch_size: int) -> None:
-        beta = self.ema_beta(batch_size)
-        for p_ema, p in zip(ema.parameters(), G.parameters(), strict=True):
-            p_ema.copy_(p.detach().lerp(p_ema, beta))
-        for b_ema, b in zip(ema.buffers(), G.buffers(), strict=True):
-            b_ema.copy_(b)
-        self.nimg += batch_size
-
-    def state(self) -> dict[str, Tensor]:
-        return {"nimg": torch.tensor(self.nimg, dtype=torch.int64)}
-
-    def load_state(self, state: dict[str, Tensor]) -> None:
-        if "nimg" in state:
-            self.nimg = int(state["nimg"])
 
     # -- generating --------------------------------------------------------------------------------
 
     def generate(self, nets, inputs) -> Tensor:
         from gankit_stylegan.networks import is_stylegan2
 
-        G = nets["generator_ema"]
+        G = nets["generator"]  # the EMA of G when ``ema`` > 0 (the engine's copy)
         if not is_stylegan2(G):
             return G(inputs["z"])
         psi = float(inputs.get("truncation", 1.0))

@@ -85,15 +85,16 @@ def test_digits_at_16_trains_and_resumes_exactly(plugin, tmp_path):
     assert full.counters["step"] == part.counters["step"] == 4
     for what in ("networks", "ema", "optimizers", "scheme", "regularizers", "counters", "rng"):
         assert _differences(getattr(full, what), getattr(part, what), what) == []
-    assert set(full.networks) == {"generator", "discriminator", "generator_ema"}
+    assert set(full.networks) == {"generator", "discriminator"}
+    assert set(full.ema) == {"generator"}  # gankit's EMA of G, with StyleGAN2's ramp-up
     assert set(full.optimizers) == {"generator", "discriminator"}
-    assert int(full.scheme["nimg"]) == 4 * 8
     assert float(full.regularizers["pl"]["mean"]) > 0  # the running mean was updated and saved
-    g, ema = full.networks["generator"], full.networks["generator_ema"]
+    g, ema = full.networks["generator"], full.ema["generator"]
     assert not torch.equal(g["synthesis.const"], ema["synthesis.const"])  # a moving average, not a copy
     assert torch.equal(g["mapping.w_avg"], ema["mapping.w_avg"])  # buffers are copied
     config = full.config["run"]
     assert (config["arch"], config["scheme"], config["regs"]) == ("stylegan2", "stylegan2", ["r1", "pl"])
+    assert (config["ema_rampup"], config["lazy_correction"]) == (0.05, True)
     assert (tmp_path / "full" / "samples").is_dir()
 
 
@@ -209,6 +210,18 @@ def test_sampling_truncation_and_the_mixing_grid(plugin, tmp_path):
     assert picture.is_file()
     result = run_cli("sample", run_folder, "-n", "10", "--set", "mix=3", "-o", str(tmp_path / "bad.png"), check=False)
     assert result.exit_code != 0 and "-n 9" in result.output
+
+
+def test_another_architecture_trains_and_samples_as_g_of_z(plugin, tmp_path):
+    # --arch dcgan under the scheme: G(z) without mixing or noise, averaged and sampled like stylegan2's.
+    common = ("--data", "digits", "--z-dim", "8", "--batch-size", "8", "--device", "cpu", "-q")
+    run_cli("run", "--scheme", "stylegan2", "--arch", "dcgan", *common, "--steps", "1", "--out", str(tmp_path))
+    (folder,) = tmp_path.iterdir()
+    state = _state(folder)
+    assert (set(state.networks), set(state.ema)) == ({"generator", "discriminator"}, {"generator"})
+    out = tmp_path / "dcgan.npy"
+    run_cli("sample", str(folder), "-n", "4", "-o", str(out), "--device", "cpu")
+    assert np.load(out).shape == (4, 1, 8, 8)
 
 
 def test_scheme_conforms(plugin):
