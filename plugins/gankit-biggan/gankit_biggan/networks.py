@@ -198,9 +198,7 @@ class DBlock(nn.Module):
 class Discriminator(nn.Module):
     """``D(x[, y])``: see the module docstring."""
 
-    def __init__(
-        self, channels: int, size: int, width: int, num_classes: int | None, attention: bool, layers: _Layers
-    ):
+    def __init__(self, channels: int, size: int, width: int, num_classes: int | None, attention: bool, layers: _Layers):
         super().__init__()
         g_blocks, _ = halvings(size)
         downs = max(1, g_blocks - 1)  # 32 px: 32 -> 16 -> 8, then two blocks at 8x8 (StudioGAN d_down)
@@ -246,9 +244,7 @@ class BigGAN(Architecture):
                     f"biggan splits the noise into {blocks + 1} chunks at {size} px (one per block and one for the "
                     f"first layer), so it needs --z-dim {blocks + 1} or more, not {z_dim}"
                 )
-            return Generator(
-                z_dim, channels, size, 4 * cfg.g_channels, classes, cfg.shared_dim, cfg.attention, layers
-            )
+            return Generator(z_dim, channels, size, 4 * cfg.g_channels, classes, cfg.shared_dim, cfg.attention, layers)
         return Discriminator(channels, size, 2 * cfg.d_channels, classes, cfg.attention, layers)
 
 
@@ -280,7 +276,6 @@ def _class_condition(request: NetworkRequest) -> int | None:
         or len(request.outputs) != 1
     ):
         raise UnsupportedRequest(
-            "biggan builds G(z[, label]) and D(image[, label]) with at most one class label, not "
-            f"{request.describe()}"
+            f"biggan builds G(z[, label]) and D(image[, label]) with at most one class label, not {request.describe()}"
         )
     return int(next(iter(conditions.values())).num_classes) if conditions else None

@@ -123,9 +123,9 @@ class BigGANScheme(Scheme):
         ``ema = lerp(G, ema, decay)`` for parameters and floating buffers (BN statistics, spectral norm's
         vectors); integer buffers (BN's batch count) are copied."""
         decay = 0.0 if self.updates < self.config.ema_start else self.config.ema_decay
-        for mine, theirs in zip(average.parameters(), G.parameters()):
+        for mine, theirs in zip(average.parameters(), G.parameters(), strict=True):
             mine.copy_(theirs.lerp(mine, decay) if decay else theirs)
-        for mine, theirs in zip(average.buffers(), G.buffers()):
+        for mine, theirs in zip(average.buffers(), G.buffers(), strict=True):
             mine.copy_(theirs.lerp(mine, decay) if decay and mine.is_floating_point() else theirs)
 
     def state(self) -> dict[str, Tensor]:

@@ -151,7 +151,9 @@ def test_ortho_penalty_gradient_is_the_reference_codes():
 def test_ortho_penalty_of_biggan_g_skips_the_shared_embedding():
     G, _ = _nets()
     reg = create_component("reg", "ortho")
-    penalty = reg.generator_penalty(generator_penalty_inputs(G, {"z": torch.randn(2, 80), "label": torch.tensor([0, 1])}))
+    penalty = reg.generator_penalty(
+        generator_penalty_inputs(G, {"z": torch.randn(2, 80), "label": torch.tensor([0, 1])})
+    )
     penalty.backward()
     assert G.shared.weight.grad is None
     assert G.blocks[0].conv1.parametrizations.weight.original.grad is not None
@@ -166,7 +168,7 @@ def test_truncation():
     assert torch.equal(truncate(z[:10], 0.5), t[:10])  # per sample, independent of the batch
     # psi * truncnorm(-2, 2): its standard deviation is 0.880 * psi.
     assert float(t.std()) == pytest.approx(0.5 * 0.8796, abs=0.01)
-    assert torch.all((t[:, 0].argsort() == z[:, 0].argsort()))  # monotonic in z
+    assert torch.all(t[:, 0].argsort() == z[:, 0].argsort())  # monotonic in z
     for bad in (0.0, -1.0, 1.5):
         with pytest.raises(GankitError, match="truncation"):
             truncate(z, bad)

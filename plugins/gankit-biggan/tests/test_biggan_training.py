@@ -45,7 +45,9 @@ def _difference(a, b, where: str) -> str | None:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         if len(a) != len(b):
             return f"{where}: lengths differ"
-        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _difference(x, y, f"{where}/{i}"))), None)
+        return next(
+            (d for i, (x, y) in enumerate(zip(a, b, strict=True)) if (d := _difference(x, y, f"{where}/{i}"))), None
+        )
     return None if a == b else f"{where}: {a!r} != {b!r}"
 
 
