@@ -13,7 +13,7 @@ from gankit.resolve import ResolvedRun
 
 def build_metrics(run: ResolvedRun) -> dict[str, Metric]:
     """The run's metrics, built with their resolved options."""
-    return {spec.name: expect(spec.create(run.component_configs[spec.name]), Metric, spec) for spec in run.metrics}
+    return {spec.name: expect(spec.create(run.config_for(spec)), Metric, spec) for spec in run.metrics}
 
 
 def evaluate(model: Model, dataset: Dataset, metrics: dict[str, Metric], seed: int = 0) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from gankit.config import (
     split_toml,
     typed_run_values,
 )
-from gankit.errors import GankitError
+from gankit.errors import GankitError, choice_error
 from gankit.registry import ComponentSpec, Registry
 
 _NAME_FIELDS = {"data": "data", "architecture": "arch", "loss": "loss", "scheme": "scheme"}
@@ -34,22 +34,32 @@ class ResolvedRun:
     scheme: ComponentSpec
     trackers: tuple[ComponentSpec, ...]
     metrics: tuple[ComponentSpec, ...]
-    #: Component name -> its attrs config instance (or None).
+    #: Component name -> its attrs config instance (or None); see :meth:`config_for` when two
+    #: components of different kinds share a name.
     component_configs: dict[str, Any]
+    #: (kind, name) -> config, for every component.
+    configs: dict[tuple[str, str], Any] = attrs.Factory(dict)
 
     def specs(self) -> list[ComponentSpec]:
         return [self.data, self.architecture, self.loss, *self.regularizers, self.scheme, *self.trackers, *self.metrics]
 
+    def config_for(self, spec: ComponentSpec) -> Any:
+        """The config of ``spec`` (a family's architecture and scheme may both be called ``stylegan2``)."""
+        return self.configs.get((spec.kind, spec.name), self.component_configs.get(spec.name))
+
     def describe(self) -> dict[str, Any]:
-        """The resolved configuration as saved in config.json and checkpoints."""
-        components = {}
+        """The resolved configuration as saved in config.json and checkpoints. Components sharing a name
+        share an entry: their options are one namespace (``--set stylegan2.w_dim=64``)."""
+        components: dict[str, Any] = {}
         for spec in self.specs():
-            cfg = self.component_configs[spec.name]
-            components[spec.name] = {
-                "kind": spec.kind,
-                "plugin": spec.plugin,
-                "options": attrs.asdict(cfg) if cfg is not None else {},
-            }
+            cfg = self.config_for(spec)
+            options = attrs.asdict(cfg) if cfg is not None else {}
+            if spec.name in components:
+                entry = components[spec.name]
+                entry["kind"] += f", {spec.kind}"
+                entry["options"] = options | entry["options"]
+                continue
+            components[spec.name] = {"kind": spec.kind, "plugin": spec.plugin, "options": options}
         return {"run": self.config.to_dict(), "components": components}
 
 
@@ -145,8 +155,26 @@ def resolve(
     given = {name: base_options.get(name, {}) | options.get(name, {}) for name in in_run}
     values["options"] = {name: opts for name, opts in given.items() if opts}
     config = make_run_config(values)
-    component_configs = {spec.name: spec.make_config(merged_options[spec.name]) for spec in specs}
-    return ResolvedRun(config, data, arch, loss, regs, scheme, trackers, metrics, component_configs)
+    configs = {(spec.kind, spec.name): spec.make_config(_own_options(spec, specs, merged_options)) for spec in specs}
+    component_configs = {}
+    for spec in specs:
+        component_configs.setdefault(spec.name, configs[(spec.kind, spec.name)])
+    return ResolvedRun(config, data, arch, loss, regs, scheme, trackers, metrics, component_configs, configs)
+
+
+def _own_options(spec: ComponentSpec, specs: list[ComponentSpec], options: dict[str, dict[str, Any]]) -> dict:
+    """The options of ``spec``. Components of different kinds may share a name (a family's architecture
+    and scheme): each takes the options its config has, and an option neither has is an error."""
+    given = options[spec.name]
+    namesakes = [s for s in specs if s.name == spec.name]
+    if len(namesakes) == 1:
+        return given
+    everyone = set().union(*(_options_of(s) for s in namesakes))
+    for key in given:
+        if key not in everyone:
+            raise choice_error(f"option for {spec.name!r}", key, everyone)
+    own = _options_of(spec)
+    return {k: v for k, v in given.items() if k in own}
 
 
 #: Run settings that name components, which any component may suggest (``--arch biggan`` suggesting

@@ -381,3 +381,35 @@ def test_suggestions_that_never_settle_are_one_line():
         hinge.defaults.pop("loss", None)
         lsgan.defaults.pop("loss", None)
         reg.get("architecture", "mlp").defaults.pop("loss", None)
+
+
+def test_an_architecture_and_a_scheme_may_share_a_name_and_their_options():
+    """A family's `--arch x` and `--scheme x`: each gets its own config class, filled from one namespace."""
+    import attrs
+
+    from gankit.registry import ComponentSpec
+
+    @attrs.frozen
+    class ArchOptions:
+        width: int = 8
+
+    @attrs.frozen
+    class SchemeOptions:
+        mixing: float = 0.9
+        width: int = 8
+
+    reg = registry()
+    reg.add(ComponentSpec("architecture", "fam", "test", object, ArchOptions))
+    reg.add(ComponentSpec("scheme", "fam", "test", object, SchemeOptions))
+    try:
+        run = resolve(reg, {"arch": "fam", "scheme": "fam"}, ["fam.width=4", "scheme.mixing=0.5"])
+        assert run.config_for(run.architecture) == ArchOptions(4)
+        assert run.config_for(run.scheme) == SchemeOptions(0.5, 4)
+        saved = run.describe()["components"]["fam"]
+        assert saved["kind"] == "architecture, scheme" and saved["options"] == {"width": 4, "mixing": 0.5}
+        again = resolve(reg, base=run.config.to_dict() | {"options": {"fam": saved["options"]}})
+        assert again.config_for(again.architecture) == ArchOptions(4)
+        with pytest.raises(GankitError, match="option for 'fam'"):
+            resolve(reg, {"arch": "fam", "scheme": "fam"}, ["fam.depth=2"])
+    finally:
+        reg.remove_plugin("test")

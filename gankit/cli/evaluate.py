@@ -81,7 +81,7 @@ def evaluate_command(
         raise GankitError(f"run {str(path)!r} names no metrics; choose some with --metric ({listed})")
     cfg = run.config
     request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
-    dataset = expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
+    dataset = expect(run.data.create(run.config_for(run.data), request), Dataset, run.data)
     model = build_model(run, choose_device(device), dataset.description, f"checkpoint {str(path)!r}")
     model.load_weights(state, f"checkpoint {str(path)!r}")
     results = evaluate(model, dataset, build_metrics(run), seed=seed)

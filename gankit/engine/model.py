@@ -65,14 +65,13 @@ class Model:
 
     def __init__(self, run: ResolvedRun, device: torch.device, description: DataDescription):
         cfg = run.config
-        configs = run.component_configs
         self.description = description
-        self.scheme: Scheme = expect(run.scheme.create(configs[run.scheme.name]), Scheme, run.scheme)
+        self.scheme: Scheme = expect(run.scheme.create(run.config_for(run.scheme)), Scheme, run.scheme)
         arch: Architecture = expect(
-            run.architecture.create(configs[run.architecture.name]), Architecture, run.architecture
+            run.architecture.create(run.config_for(run.architecture)), Architecture, run.architecture
         )
         self.regularizers: list[Regularizer] = [
-            expect(spec.create(configs[spec.name]), Regularizer, spec) for spec in run.regularizers
+            expect(spec.create(run.config_for(spec)), Regularizer, spec) for spec in run.regularizers
         ]
         nets, self.roles = _build(self.scheme, arch, description, cfg.z_dim, run)
         for name, role in self.roles.items():
@@ -179,7 +178,7 @@ def load_dataset(saved_config: dict[str, Any]) -> Dataset:
     run = resolve(registry(), base=_base(saved_config))
     cfg = run.config
     request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
-    return expect(run.data.create(run.component_configs[run.data.name], request), Dataset, run.data)
+    return expect(run.data.create(run.config_for(run.data), request), Dataset, run.data)
 
 
 def _base(saved: dict[str, Any]) -> dict[str, Any]:

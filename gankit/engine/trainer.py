@@ -90,11 +90,11 @@ class Trainer:
         seed_everything(cfg.seed)
         request = DataRequest(root=cfg.data_root, download=cfg.download, resolution=cfg.resolution)
         self.dataset: Dataset = expect(
-            run.data.create(run.component_configs[run.data.name], request), Dataset, run.data
+            run.data.create(run.config_for(run.data), request), Dataset, run.data
         )
         where = f"checkpoint {resume_from!r}" if resume_from else "this configuration"
         self.model = model = build_model(run, self.device, self.dataset.description, where)
-        self.loss: Loss = expect(run.loss.create(run.component_configs[run.loss.name]), Loss, run.loss)
+        self.loss: Loss = expect(run.loss.create(run.config_for(run.loss)), Loss, run.loss)
         self.precision = Precision(self.device, cfg.amp)
         self.batches = BatchStream(
             self.dataset, cfg.batch_size, self.device, cfg.seed, self.world, channels_last=cfg.channels_last
@@ -295,7 +295,7 @@ class Trainer:
             context = TrackerContext(
                 folder.path, folder.path.name, self.resumed, self.tracker_states.get(spec.name, {})
             )
-            built[spec.name] = spec.create(self.run.component_configs[spec.name], context)
+            built[spec.name] = spec.create(self.run.config_for(spec), context)
         return TrackerGroup(built)
 
     def _metrics(self, metrics: dict[str, torch.Tensor], steps_per_s: float) -> dict[str, float]:
