@@ -4,16 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch and torchvision first, pinned to the wheels this project is tested with.
 TORCH := torch==2.14.1 torchvision==0.29.1
+# The GAN family packages of plugins/, each published on its own; installed here (editable) and tested
+# by `make test` (their tests/ folders are in pyproject.toml's testpaths).
+FAMILIES := gankit-biggan gankit-stylegan gankit-pix2pix gankit-cyclegan gankit-stargan
 
 .PHONY: setup run test docs clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile $(foreach f,$(FAMILIES),plugins/$(f)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation $(foreach f,$(FAMILIES),-e plugins/$(f))
 	touch $@
 
 run: setup
