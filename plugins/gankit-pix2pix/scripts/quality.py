@@ -66,7 +66,8 @@ def main() -> None:
         if not (args.out / name / "checkpoints").is_dir():
             gankit("run", *common, *extra, "--name", name)
         translated = args.out / f"{name}-test.npy"
-        gankit("sample", args.out / name, "--input", sources, "-o", translated, "--device", args.device)
+        count = len(units["source"])  # -n: gankit sample translates at most -n (64 by default) of the inputs
+        gankit("sample", args.out / name, "--input", sources, "-n", count, "-o", translated, "--device", args.device)
         results[name] = np.load(translated)
 
     from sklearn.linear_model import LogisticRegression
