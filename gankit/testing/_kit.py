@@ -311,8 +311,8 @@ class _Runs:
 
     def run(self, name: str, *args: str) -> click.testing.Result:
         everything = [*TINY_RUN, *args, *self.run_args]
-        # Small MLPs for speed, unless the architecture is what is being checked (its options rule).
-        tiny_mlp = _last_value(everything, "--arch", "mlp") == "mlp" and self.subject.spec.kind != "architecture"
+        # Small MLPs for speed when the run uses mlp, unless the architecture is what is being checked.
+        tiny_mlp = _architecture_of(everything) == "mlp" and self.subject.spec.kind != "architecture"
         return run_cli(
             "run",
             *everything,
@@ -323,6 +323,24 @@ class _Runs:
             "--name",
             name,
         )
+
+
+def _architecture_of(args: Sequence[str]) -> str:
+    """The architecture a run with ``args`` uses: typed, or suggested by its data, loss, scheme or regs."""
+    from gankit.resolve import resolve
+
+    flags: dict[str, Any] = {}
+    for flag, field in (("--arch", "arch"), ("--data", "data"), ("--loss", "loss"), ("--scheme", "scheme")):
+        value = _last_value(args, flag, "")
+        if value:
+            flags[field] = value
+    regs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--reg"]
+    if regs:
+        flags["regs"] = tuple(regs)
+    try:
+        return resolve(_plugins.registry(), flags).architecture.name
+    except GankitError:
+        return flags.get("arch", "mlp")  # the run itself will say what is wrong
 
 
 def _last_value(args: Sequence[str], flag: str, default: str) -> str:

@@ -298,9 +298,13 @@ def _short_runs(
     pairs: Sequence[tuple[int, int]],
     run_args: Sequence[str],
 ) -> None:
-    plain = [requests[i].data for i, _ in pairs if len(requests[i].inputs) == 1]
+    # Only noise-driven generators fit the bundled schemes' short runs (a translator needs its own scheme).
+    def kinds(i: int) -> list[str]:
+        return sorted(f.kind for f in requests[i].inputs.values())
+
+    plain = [requests[i].data for i, _ in pairs if kinds(i) == ["noise"]]
     conditional = [
-        requests[i].data for i, _ in pairs if len(requests[i].inputs) == 2 and requests[i].data.class_field()
+        requests[i].data for i, _ in pairs if kinds(i) == ["class", "noise"] and requests[i].data.class_field()
     ]
     data_flag = _cli_data_for(plain)
     runs: list[tuple[str, ...]] = []
