@@ -17,9 +17,11 @@ def save_samples(
     real: torch.Tensor | None = None,
     columns: int | None = None,
     inputs: torch.Tensor | None = None,
+    targets: torch.Tensor | None = None,
 ) -> None:
     """Save samples given in ``[-1, 1]``: a grid for images (``columns`` wide, square by default), a
-    scatter over the real data for points. A translator's ``inputs`` images stand left of each output."""
+    scatter over the real data for points. A translator's ``inputs`` images stand left of each output,
+    and the ``targets`` it should match (paired data) right of it."""
     from PIL import Image
 
     samples = samples.detach().float().cpu()
@@ -28,10 +30,14 @@ def save_samples(
 
         nrow = columns or int(math.ceil(math.sqrt(len(samples))))
         if inputs is not None and inputs.dim() == 4 and inputs.shape[-2:] == samples.shape[-2:]:
-            inputs = inputs.detach().float().cpu()[: len(samples)]
-            channels = max(inputs.shape[1], samples.shape[1])
-            pairs = torch.stack([inputs.expand(-1, channels, -1, -1), samples.expand(-1, channels, -1, -1)], 1)
-            samples, nrow = pairs.flatten(0, 1), 2 * (columns or int(math.ceil(math.sqrt(len(inputs)))))
+            shown = [inputs, samples] + (
+                [targets] if targets is not None and targets.shape[-2:] == samples.shape[-2:] else []
+            )
+            shown = [t.detach().float().cpu()[: len(samples)] for t in shown]
+            channels = max(t.shape[1] for t in shown)
+            groups = torch.stack([t.expand(-1, channels, -1, -1) for t in shown], 1)
+            samples = groups.flatten(0, 1)
+            nrow = len(shown) * (columns or int(math.ceil(math.sqrt(len(groups)))))
         grid = make_grid(
             samples.clamp(-1, 1),
             nrow=nrow,

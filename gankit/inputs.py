@@ -43,6 +43,9 @@ class FromData:
     (a PNG, a folder of PNGs, or a .npy); left unset, the data set's first samples of that field."""
 
     field: str
+    #: The data field the output should match, when the data is paired (pix2pix's ``target``): the
+    #: training pictures show input | output | target.
+    target: str | None = None
 
 
 @attrs.frozen

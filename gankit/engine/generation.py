@@ -133,3 +133,8 @@ def image_input(spec: Mapping[str, Input], values: Mapping[str, Any]) -> torch.T
     """The first image a translator takes, to show beside its outputs."""
     names = [n for n, kind in spec.items() if isinstance(kind, FromData)]
     return values[names[0]] if names else None
+
+
+def paired_target(spec: Mapping[str, Input]) -> str | None:
+    """The data field a translator's outputs should match (:attr:`FromData.target`), if it declares one."""
+    return next((kind.target for kind in spec.values() if isinstance(kind, FromData) and kind.target), None)

@@ -140,6 +140,9 @@ class Trainer:
             grid_size = self.sample_columns * -(-SAMPLE_GRID_SIZE // self.sample_columns)
         self.sample_inputs = model.fill_inputs(grid_size, cfg.seed, from_data=self.data_samples)
         self.sample_real = self.data_samples(self.dataset.description.main, 1024)
+        # Paired data: what each translated grid image should look like, shown beside it.
+        target = generation.paired_target(model.inputs)
+        self.sample_targets = self.data_samples(target, grid_size) if target else None
         self.resumed = resume_state is not None
         self.tracker_states: dict[str, dict[str, Any]] = {}
         if resume_state is not None:
@@ -278,6 +281,7 @@ class Trainer:
                 real=self.sample_real,
                 columns=self.sample_columns,
                 inputs=generation.image_input(self.model.inputs, self.sample_inputs),
+                targets=self.sample_targets,
             )
         except OSError as exc:
             raise GankitError(f"could not write samples {str(path)!r}: {exc.strerror or exc}") from None

@@ -69,3 +69,19 @@ def test_sample_i_gets_the_same_noise_for_any_count():
     spec = {"z": Noise((2,))}
     few, many = generation.fill(spec, 3, seed=5), generation.fill(spec, 40, seed=5)
     assert torch.equal(few["z"], many["z"][:3])
+
+
+def test_translations_are_pictured_beside_their_inputs_and_targets(tmp_path):
+    from PIL import Image
+
+    from gankit import DataDescription
+    from gankit.images import save_samples
+
+    spec = {"source": FromData("source", target="target")}
+    assert generation.paired_target(spec) == "target" and generation.paired_target({"z": Noise((2,))}) is None
+    data = DataDescription("pairs", (1, 64, 64), "image")  # large enough not to be enlarged
+    out, ones = torch.zeros(4, 1, 64, 64), torch.ones(4, 1, 64, 64)
+    save_samples(out, data, tmp_path / "two.png", columns=2, inputs=-ones)
+    save_samples(out, data, tmp_path / "three.png", columns=2, inputs=-ones, targets=ones)
+    two, three = (Image.open(tmp_path / f"{n}.png").size for n in ("two", "three"))
+    assert (two, three) == ((4 * 66 + 2, 2 * 66 + 2), (6 * 66 + 2, 2 * 66 + 2))  # 2 px padding per image

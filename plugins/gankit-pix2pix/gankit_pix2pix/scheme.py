@@ -46,7 +46,7 @@ class Pix2Pix(Scheme):
 
     def generation_inputs(self, data: DataDescription, z_dim: int) -> dict:
         paired_fields(data)
-        return {"source": FromData("source")}
+        return {"source": FromData("source", target="target")}
 
     def generate(self, nets, inputs) -> Tensor:
         return nets["translator"](inputs["source"])
