@@ -14,7 +14,13 @@ FORMATS = (".png", ".npy")
 
 @click.command()
 @click.argument("target", metavar="RUN_OR_CHECKPOINT")
-@click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True, help="How many samples.")
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="How many samples [default: 64, or every --input image].",
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid (or scatter) or a .npy array."
 )
@@ -46,7 +52,7 @@ FORMATS = (".png", ".npy")
 )
 def sample(
     target: str,
-    count: int,
+    count: int | None,
     output: str,
     seed: int,
     label: int | None,
@@ -60,7 +66,8 @@ def sample(
     each input beside its translation for translators) or a scatter plot."""
     from gankit.limits import check_count, check_seed
 
-    check_count(count, "-n")
+    if count is not None:
+        check_count(count, "-n")
     check_seed(seed)
     out = Path(output)
     if out.suffix.lower() not in FORMATS:
@@ -69,6 +76,7 @@ def sample(
         )
 
     import numpy as np
+    import torch
 
     from gankit.engine import generation
     from gankit.engine.devices import choose_device
@@ -91,6 +99,8 @@ def sample(
         field = model.description.field(spec[images[0]].field)
         given[images[0]] = read_images(input_path, field)
 
+    if count is None:  # every given image, or a screenful
+        count = max((len(v) for v in given.values() if isinstance(v, torch.Tensor) and v.dim() == 4), default=64)
     values = model.fill_inputs(count, seed, given, from_data=_data_samples(state))
     samples = model.generate_all(values, batch_size)
     try:

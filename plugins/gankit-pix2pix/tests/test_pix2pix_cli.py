@@ -134,6 +134,10 @@ def test_sample_translates_a_png_a_folder_and_an_npy(trained, tmp_path):
     # Without --input, the run's own sources (the first training pairs).
     run_cli("sample", str(trained), "-n", "5", "-o", str(tmp_path / "own.npy"))
     assert np.load(tmp_path / "own.npy").shape == (5, 1, 16, 16)
+    # Every given image is translated, beyond the default -n of 64.
+    np.save(tmp_path / "many.npy", np.zeros((70, 1, 16, 16)))
+    run_cli("sample", str(trained), "--input", str(tmp_path / "many.npy"), "-o", str(tmp_path / "many-out.npy"))
+    assert np.load(tmp_path / "many-out.npy").shape == (70, 1, 16, 16)
 
 
 def test_sample_input_errors_are_one_line(trained, tmp_path):
