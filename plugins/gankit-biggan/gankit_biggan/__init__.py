@@ -1,8 +1,9 @@
 """gankit-biggan: class-conditional BigGAN (Brock et al. 2019) at small resolutions.
 
 Registers the architecture ``biggan``, the regularizer ``ortho`` (BigGAN's orthogonal regularization of
-G) and the scheme ``biggan-scheme`` (the class-conditional game with G's EMA from a start step and the
-truncation trick at sampling). ``gankit run --arch biggan`` brings in the rest of the recipe.
+G) and the scheme ``biggan`` (the class-conditional game, with the truncation trick at sampling; G is
+averaged by gankit's EMA). ``gankit run --arch biggan`` brings in the rest of the recipe, the EMA's
+decay and start step included.
 
 gankit imports this module whenever it lists plugins, so it holds only the hooks and the options
 (no torch); the components load from ``"module:attribute"`` strings when a run uses them.
@@ -52,21 +53,13 @@ class OrthoConfig:
     every: int = attrs.field(default=1, validator=_positive)
 
 
-@attrs.frozen
-class BigGANSchemeConfig:
-    #: Decay of G's moving average used for sampling; 0 turns it off. StudioGAN BigGAN.yaml: g_ema_decay 0.9999.
-    ema_decay: float = attrs.field(default=0.9999, validator=[attrs.validators.ge(0), attrs.validators.lt(1)])
-    #: Generator steps during which the average copies G instead. StudioGAN BigGAN.yaml: g_ema_start 1000.
-    ema_start: int = attrs.field(default=1000, validator=attrs.validators.ge(0))
-
-
 #: What ``--arch biggan`` suggests to the run (explicit flags win). Sources: StudioGAN
-#: src/configs/CIFAR10/BigGAN.yaml (adv_loss hinge, z_dim 80) and src/config.py's OPTIMIZATION
-#: defaults that the CIFAR-10 file keeps (batch_size 64, g_lr = d_lr 2e-4, beta1 0.5, beta2 0.999,
-#: d_updates_per_step 5); orthogonal regularization from Brock et al. 2019.
+#: src/configs/CIFAR10/BigGAN.yaml (adv_loss hinge, z_dim 80, g_ema_decay, g_ema_start) and
+#: src/config.py's OPTIMIZATION defaults that the CIFAR-10 file keeps (batch_size 64, g_lr = d_lr 2e-4,
+#: beta1 0.5, beta2 0.999, d_updates_per_step 5); orthogonal regularization from Brock et al. 2019.
 ARCH_DEFAULTS = {
     "loss": "hinge",
-    "scheme": "biggan-scheme",
+    "scheme": "biggan",
     "regs": ("ortho",),
     "z_dim": 80,
     "batch_size": 64,
@@ -74,6 +67,14 @@ ARCH_DEFAULTS = {
     "lr_d": 2e-4,
     "betas": (0.5, 0.999),
     "n_critic": 5,
+    # gankit's EMA of G (the scheme's ema_networks). StudioGAN BigGAN.yaml: apply_g_ema True,
+    # g_ema_decay 0.9999 (the decay per update).
+    "ema": 0.9999,
+    # StudioGAN BigGAN.yaml: g_ema_start 1000; utils/ema.py copies G (decay 0) while the step is below it.
+    # StudioGAN counts G steps (worker.py updates the average once per G step, after the
+    # d_updates_per_step D steps); gankit's ema_start counts iterations, and one iteration of the
+    # scheme is one G step, so the first 1000 G steps copy G in both.
+    "ema_start": 1000,
 }
 
 
@@ -101,9 +102,11 @@ def gankit_register_regularizers(register):
 
 @hookimpl
 def gankit_register_schemes(register):
+    # The same name as the architecture: gankit gives each kind its own config (the scheme has none), and
+    # ``--set biggan.x=...`` reaches the architecture's options.
     register(
-        "biggan-scheme",
+        "biggan",
         "gankit_biggan.scheme:BigGANScheme",
-        config=BigGANSchemeConfig,
-        summary="class-conditional G(z, y), D(x, y); EMA of G from a start step; truncation at sampling",
+        summary="class-conditional G(z, y), D(x, y), n_critic D steps per G step; gankit's EMA of G; "
+        "truncation at sampling",
     )

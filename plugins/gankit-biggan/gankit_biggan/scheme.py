@@ -1,10 +1,11 @@
 """BigGAN's training game: class-conditional G(z, y) and D(x, y), ``n_critic`` discriminator steps per
-generator step (StudioGAN's d_first order), an exponential moving average of G that starts after
-``ema_start`` generator steps, and the truncation trick when sampling.
+generator step (StudioGAN's d_first order), and the truncation trick when sampling.
 
-The average is a network of the scheme (``generator_ema``, built like G and trained by no optimizer),
-so checkpoints, resume and ``gankit sample`` carry it like any network; gankit's own ``--ema`` is not
-used by this scheme (it has no start step).
+The moving average of G is gankit's: ``ema_networks`` names G, the run settings ``ema`` and
+``ema_start`` that ``--arch biggan`` suggests set it (StudioGAN's g_ema_decay, g_ema_start), and the
+engine hands the average to :meth:`BigGANScheme.generate` as ``nets["generator"]``. One iteration
+of this scheme is one generator step, so gankit's ``ema_start`` (iterations) counts G steps as
+StudioGAN's g_ema_start does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def class_field(data: DataDescription) -> str:
     name = data.class_field()
     if name is None:
         raise GankitError(
-            f"scheme 'biggan-scheme' needs data with class labels; {data.name!r} has fields "
+            f"scheme 'biggan' needs data with class labels; {data.name!r} has fields "
             f"{', '.join(data.fields)} (try --data digits, mnist or cifar10)"
         )
     return name
@@ -51,28 +52,20 @@ def truncate(z: Tensor, psi: float) -> Tensor:
 
 class BigGANScheme(Scheme):
     optimizers = {"discriminator": ("discriminator",), "generator": ("generator",)}
-    #: gankit's --ema has no start step; the scheme keeps its own average (``generator_ema``).
-    ema_networks = ()
+    #: gankit's EMA (``ema``, ``ema_start``): checkpoints carry it under ``ema`` and sampling uses it.
+    ema_networks = ("generator",)
 
-    def __init__(self, config):
+    def __init__(self, config=None):
+        #: The scheme has no options (truncation is a generation input); ``config`` is None.
         self.config = config
-        #: Generator steps taken (EMA updates made); in the checkpoint through state().
-        self.updates = 0
-
-    @property
-    def uses_ema(self) -> bool:
-        return self.config.ema_decay > 0
 
     def networks(self, data: DataDescription, z_dim: int) -> dict[str, NetworkRequest]:
         label = class_field(data)
         condition = {label: data.fields[label]}
-        requests = {
+        return {
             "generator": NetworkRequest.generator(data, z_dim, **condition),
             "discriminator": NetworkRequest.discriminator(data, **condition),
         }
-        if self.uses_ema:
-            requests["generator_ema"] = NetworkRequest.generator(data, z_dim, **condition)
-        return requests
 
     def generation_inputs(self, data: DataDescription, z_dim: int) -> dict:
         return {
@@ -84,7 +77,7 @@ class BigGANScheme(Scheme):
         }
 
     def generate(self, nets: dict[str, nn.Module], inputs: dict) -> Tensor:
-        G = nets["generator_ema"] if self.uses_ema else nets["generator"]
+        G = nets["generator"]  # the EMA of G when ``ema`` > 0 (the engine's copy), else G itself
         return G(truncate(inputs["z"], inputs.get("truncation", 1.0)), inputs["label"])
 
     def step(self, t) -> dict[str, Tensor]:
@@ -112,25 +105,4 @@ class BigGANScheme(Scheme):
         metrics = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
         if penalty is not None:
             metrics["g_penalty"] = penalty.detach()
-        if self.uses_ema:
-            self._update_ema(t.nets["generator_ema"], G)
-        self.updates += 1
         return metrics
-
-    @torch.no_grad()
-    def _update_ema(self, average: nn.Module, G: nn.Module) -> None:
-        """StudioGAN utils/ema.py: decay 0 (a copy) for the first ``ema_start`` updates, then
-        ``ema = lerp(G, ema, decay)`` for parameters and floating buffers (BN statistics, spectral norm's
-        vectors); integer buffers (BN's batch count) are copied."""
-        decay = 0.0 if self.updates < self.config.ema_start else self.config.ema_decay
-        for mine, theirs in zip(average.parameters(), G.parameters(), strict=True):
-            mine.copy_(theirs.lerp(mine, decay) if decay else theirs)
-        for mine, theirs in zip(average.buffers(), G.buffers(), strict=True):
-            mine.copy_(theirs.lerp(mine, decay) if decay and mine.is_floating_point() else theirs)
-
-    def state(self) -> dict[str, Tensor]:
-        return {"ema_updates": torch.tensor(self.updates, dtype=torch.int64)}
-
-    def load_state(self, state: dict[str, Tensor]) -> None:
-        if "ema_updates" in state:
-            self.updates = int(state["ema_updates"])

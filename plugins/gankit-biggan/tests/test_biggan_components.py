@@ -31,7 +31,7 @@ def _nets(data=DIGITS16, z_dim=80, **options):
 
 def test_plugin_loads_cleanly_without_importing_torch():
     record = check_plugin(gankit_biggan)
-    assert {"architecture:biggan", "regularizer:ortho", "scheme:biggan-scheme"} <= set(record.registered)
+    assert {"architecture:biggan", "regularizer:ortho", "scheme:biggan"} <= set(record.registered)
 
 
 def test_defaults_follow_studiogan_cifar10_biggan(gankit_plugin):
@@ -40,15 +40,13 @@ def test_defaults_follow_studiogan_cifar10_biggan(gankit_plugin):
     arch = gankit_biggan.BigGANConfig()
     assert (arch.g_channels, arch.d_channels, arch.shared_dim) == (96, 96, 128)
     assert arch.attention and arch.spectral_norm and arch.init == "ortho"
-    scheme = gankit_biggan.BigGANSchemeConfig()
-    assert (scheme.ema_decay, scheme.ema_start) == (0.9999, 1000)
     assert gankit_biggan.OrthoConfig().weight == 1e-4
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
     run = resolve(registry(), {"arch": "biggan"})
     cfg = run.config
-    assert (cfg.loss, cfg.scheme, cfg.regs) == ("hinge", "biggan-scheme", ("ortho",))
+    assert (cfg.loss, cfg.scheme, cfg.regs) == ("hinge", "biggan", ("ortho",))
     assert (cfg.z_dim, cfg.batch_size, cfg.lr_g, cfg.lr_d, cfg.betas, cfg.n_critic) == (
         80,
         64,
@@ -57,9 +55,19 @@ def test_defaults_follow_studiogan_cifar10_biggan(gankit_plugin):
         (0.5, 0.999),
         5,
     )
-    assert attrs.asdict(run.component_configs["biggan-scheme"]) == {"ema_decay": 0.9999, "ema_start": 1000}
-    # Explicit flags win over the suggestions.
-    assert resolve(registry(), {"arch": "biggan", "n_critic": 2}).config.n_critic == 2
+    # StudioGAN BigGAN.yaml: g_ema_decay 0.9999, g_ema_start 1000 (G steps; gankit's iterations, one G step each).
+    assert (cfg.ema, cfg.ema_start, cfg.ema_rampup) == (0.9999, 1000, None)
+    # The architecture and the scheme share the name: each has its own config (the scheme none).
+    assert attrs.asdict(run.config_for(run.architecture)) == attrs.asdict(gankit_biggan.BigGANConfig())
+    assert run.config_for(run.scheme) is None
+    # Explicit flags win over the suggestions; `biggan.` and `arch.` options reach the architecture.
+    flags = {"arch": "biggan", "n_critic": 2, "ema": 0.99}
+    given = resolve(registry(), flags, ["ema_start=5", "biggan.g_channels=8", "arch.init=default"])
+    assert (given.config.n_critic, given.config.ema, given.config.ema_start) == (2, 0.99, 5)
+    options = given.config_for(given.architecture)
+    assert (options.g_channels, options.init) == (8, "default")
+    with pytest.raises(GankitError, match="ema_start"):  # the EMA is a run setting now, not an option
+        resolve(registry(), {"arch": "biggan"}, ["scheme.ema_start=5"])
 
 
 def test_architecture_conforms(gankit_plugin):
@@ -76,8 +84,9 @@ def test_ortho_regularizer_conforms(gankit_plugin):
 
 def test_scheme_conforms(gankit_plugin):
     gankit_plugin(gankit_biggan)
-    # With --ema 0.9 (ignored: the scheme keeps its own average) and tiny MLPs; exact resume, per-class sampling.
-    check_component("scheme", "biggan-scheme", {"ema_start": 1})
+    # With --ema 0.9 (gankit's EMA of G, which sampling uses) and tiny MLPs; exact resume, per-class sampling.
+    report = check_component("scheme", "biggan")
+    assert any("--label" in p for p in report.passed)
 
 
 def test_layout_at_32px_is_studiogans():
@@ -157,7 +166,7 @@ def test_ortho_penalty_of_biggan_g_skips_the_shared_embedding():
     penalty.backward()
     assert G.shared.weight.grad is None
     assert G.blocks[0].conv1.parametrizations.weight.original.grad is not None
-    assert float(penalty) == pytest.approx(1e-4 * float(off_diagonal_penalty(G)))
+    assert float(penalty.detach()) == pytest.approx(1e-4 * float(off_diagonal_penalty(G).detach()))
 
 
 def test_truncation():

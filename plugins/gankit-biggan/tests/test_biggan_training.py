@@ -1,6 +1,6 @@
 """gankit-biggan through the command line: training on digits at 16x16 and on local MNIST and CIFAR-10
-files, per-class sampling with truncation, exact resume including G's moving average, and the
-moving average's start step."""
+files, per-class sampling with truncation, exact resume including gankit's moving average of G, and
+that average's start step."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gankit import checkpoint
+from gankit import DataDescription, NetworkRequest, checkpoint
 from gankit.testing import create_component, run_cli
 
 import gankit_biggan
@@ -21,8 +21,9 @@ SMALL = (
     "--set", "arch.g_channels=4", "--set", "arch.d_channels=4", "--set", "arch.shared_dim=8",
     "--batch-size", "8", "--n-critic", "2", "--device", "cpu", "-q",
 )  # fmt: skip
-#: An average that moves within a few steps: a copy for the first step, then decay 0.5.
-FAST_EMA = ("--set", "scheme.ema_start=1", "--set", "scheme.ema_decay=0.5")
+DIGITS16 = DataDescription("digits", (1, 16, 16), "image", value_range=(0.0, 1.0), num_classes=10)
+#: gankit's EMA, moving within a few steps: a copy of G for the first step, then decay 0.5.
+FAST_EMA = ("--ema", "0.5", "--set", "ema_start=1")
 
 
 def _run(out: Path, name: str, *flags: str) -> Path:
@@ -56,24 +57,50 @@ def _sample(run: Path, out: Path, *flags: str) -> np.ndarray:
     return np.load(out)
 
 
+def _checkpoints(run: Path) -> list:
+    """Every checkpoint of a run, oldest first."""
+    return [checkpoint.load(path) for path in checkpoint.by_step((run / "checkpoints").glob("step-*.safetensors"))]
+
+
 def test_digits16_trains_samples_per_class_and_resumes_exactly(gankit_plugin, tmp_path):
     gankit_plugin(gankit_biggan)
-    flags = ("--data", "digits", "--resolution", "16", "--checkpoint-every", "2", *FAST_EMA)
-    full = _run(tmp_path, "full", *flags, "--steps", "4")
-    part = _run(tmp_path, "part", *flags, "--steps", "2")
+    flags = ("--data", "digits", "--resolution", "16", *FAST_EMA)
+    # Every step checkpointed, all kept, to follow the average; a checkpoint's contents do not depend on that.
+    full = _run(tmp_path, "full", *flags, "--steps", "4", "--checkpoint-every", "1", "--set", "keep_checkpoints=4")
+    part = _run(tmp_path, "part", *flags, "--steps", "2", "--checkpoint-every", "2")
     run_cli("run", "--resume", str(part), "--steps", "4", "--device", "cpu", "-q")
 
     a, b = _state(full), _state(part)
     assert a.counters["step"] == b.counters["step"] == 4
-    assert set(a.networks) == {"generator", "discriminator", "generator_ema"}
-    assert int(a.scheme["ema_updates"]) == 4
+    assert set(a.networks) == {"generator", "discriminator"}
+    assert set(a.ema) == {"generator"}  # gankit's EMA of G (the scheme's ema_networks)
+    assert a.scheme == {}  # no state of its own
+    # The resume crosses the averaging (a copy at step 1, averaged from step 2 on), so the saved average matters.
     for label in ("networks", "ema", "optimizers", "scheme", "regularizers", "counters", "rng"):
         assert _difference(getattr(a, label), getattr(b, label), label) is None
-    # The average is not G: it has averaged since step 2.
-    g, g_ema = a.networks["generator"], a.networks["generator_ema"]
-    assert not torch.equal(g["linear.bias"], g_ema["linear.bias"])
     config = a.config["run"]
-    assert (config["loss"], config["scheme"], list(config["regs"])) == ("hinge", "biggan-scheme", ["ortho"])
+    assert (config["loss"], config["scheme"], list(config["regs"])) == ("hinge", "biggan", ["ortho"])
+    assert (config["ema"], config["ema_start"]) == (0.5, 1)
+
+    # The start step: the average is a copy of G through step `ema_start`, then lerp(G, average, decay)
+    # for parameters; buffers (BN statistics, spectral norm's vectors) are copied, not averaged.
+    G = create_component("arch", "biggan", {"g_channels": 4, "d_channels": 4, "shared_dim": 8}).build(
+        NetworkRequest.generator(DIGITS16, 80, label=DIGITS16.fields["label"])
+    )
+    buffers = set(dict(G.named_buffers()))
+    parameters = set(dict(G.named_parameters()))
+    assert any("running_mean" in k for k in buffers) and any(k.endswith("_u") for k in buffers)
+    one, two, *_ = states = _checkpoints(full)
+    assert [state.counters["step"] for state in states] == [1, 2, 3, 4]
+    assert _difference(one.ema["generator"], one.networks["generator"], "step 1") is None
+    g1, g2, ema2 = one.networks["generator"], two.networks["generator"], two.ema["generator"]
+    assert set(ema2) == buffers | parameters
+    for key in parameters:
+        torch.testing.assert_close(ema2[key], g2[key].lerp(g1[key], 0.5), rtol=0, atol=1e-6)
+    for key in buffers:
+        assert torch.equal(ema2[key], g2[key]), key
+    g4, ema4 = a.networks["generator"], a.ema["generator"]
+    assert not torch.equal(g4["linear.bias"], ema4["linear.bias"])
 
     # Class rows: unlabelled samples go through the classes in blocks (2 per class for 20 samples), so
     # `--label 3` reproduces samples 6 and 7 exactly (same seeded noise, same class).
@@ -92,28 +119,6 @@ def test_digits16_trains_samples_per_class_and_resumes_exactly(gankit_plugin, tm
     grid = tmp_path / "grid.png"
     run_cli("sample", str(full), "-n", "20", "-o", str(grid), "--device", "cpu")
     assert grid.stat().st_size > 0
-
-
-def test_moving_average_copies_until_its_start_step():
-    """StudioGAN's utils/ema.py: decay 0 for the first ema_start updates, then lerp(G, ema, decay)."""
-    scheme = create_component("scheme", "biggan-scheme", {"ema_start": 2, "ema_decay": 0.75})
-    G, average = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
-    history = []
-    for value in (1.0, 2.0, 3.0, 4.0):
-        with torch.no_grad():
-            G.weight.fill_(value)
-            G.running_mean.fill_(value)
-        G.num_batches_tracked.fill_(int(value))
-        scheme._update_ema(average, G)
-        scheme.updates += 1
-        history.append(float(average.weight.detach()[0]))
-    assert history == [1.0, 2.0, 0.25 * 3 + 0.75 * 2, 0.25 * 4 + 0.75 * (0.25 * 3 + 0.75 * 2)]
-    assert float(average.running_mean[0]) == history[-1]  # floating buffers are averaged too
-    assert int(average.num_batches_tracked) == 4  # integer buffers copied
-    state = scheme.state()
-    fresh = create_component("scheme", "biggan-scheme", {"ema_start": 2, "ema_decay": 0.75})
-    fresh.load_state(state)
-    assert fresh.updates == 4
 
 
 def _write_mnist(root: Path, count: int = 40) -> None:
@@ -171,13 +176,7 @@ def test_cpu_preset_is_a_valid_run_config(gankit_plugin):
     assert gankit_biggan.CPU_PRESET.is_file()
     run = resolve(registry(), {}, config_file=str(gankit_biggan.CPU_PRESET))
     cfg = run.config
-    assert (cfg.arch, cfg.data, cfg.resolution, cfg.scheme, cfg.loss) == (
-        "biggan",
-        "digits",
-        16,
-        "biggan-scheme",
-        "hinge",
-    )
-    assert (cfg.batch_size, cfg.n_critic) == (32, 2)
-    assert run.component_configs["biggan"].g_channels == 16
-    assert run.component_configs["biggan-scheme"].ema_start == 200
+    assert (cfg.arch, cfg.data, cfg.resolution, cfg.scheme, cfg.loss) == ("biggan", "digits", 16, "biggan", "hinge")
+    assert (cfg.batch_size, cfg.n_critic, cfg.ema, cfg.ema_start) == (32, 2, 0.99, 200)
+    assert run.config_for(run.architecture).g_channels == 16
+    assert run.config_for(run.scheme) is None
