@@ -25,7 +25,7 @@ from gankit.data import DataDescription, DataRequest, Dataset, Field, TensorData
 from gankit.errors import GankitDeprecationWarning, GankitError
 from gankit.inputs import Attributes, FromData, Label, Noise, Option
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Marks a plugin's hook implementations: ``@gankit.hookimpl``.
 hookimpl = pluggy.HookimplMarker("gankit")

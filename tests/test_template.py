@@ -114,6 +114,8 @@ def test_answers_are_recorded_for_copier_updates(gankit, tmp_path):
     assert result.exit_code == 0, result.output
     import yaml
 
+    from gankit import __version__ as gankit_version
+
     answers = yaml.safe_load((tmp_path / "gankit-nice-data" / ".copier-answers.yml").read_text())
     assert answers["_src_path"] == str(template_path())
     assert answers | {"_src_path": None} == {
@@ -124,7 +126,7 @@ def test_answers_are_recorded_for_copier_updates(gankit, tmp_path):
         "package": "gankit_nice_data",
         "plugin_name": "spiral",
         "description": "A spiral of points",
-        "gankit_version": "0.1.0",
+        "gankit_version": gankit_version,
     }
     init = (tmp_path / "gankit-nice-data" / "gankit_nice_data" / "__init__.py").read_text()
     assert '"spiral",\n        "gankit_nice_data.data:Spiral",' in init
