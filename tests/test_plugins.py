@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import gankit
+from gankit import __version__
 from gankit.plugins import PluginSet, load_plugins
 
 BUILTIN_PLUGINS = {
@@ -221,7 +221,7 @@ def test_plugins_command_lists_bundled_plugins(gankit):
     for name in BUILTIN_PLUGINS:
         (row,) = [line for line in lines if line.startswith(name + " ")]
         assert " ok " in row
-        assert f"gankit {gankit.__version__}" in row
+        assert f"gankit {__version__}" in row
     (losses,) = [line for line in lines if line.startswith("builtins.losses ")]
     for name in ("bce", "wgan", "hinge", "lsgan"):
         assert f"loss:{name}" in losses
