@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import gankit
 from gankit import __version__
 from gankit.plugins import PluginSet, load_plugins
 
