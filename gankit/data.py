@@ -142,15 +142,15 @@ class DataDescription:
 
     @property
     def channels(self) -> int:
-        return self.shape[0] if self.modality == "image" else 1
+        return self.fields[self.main].channels
 
     @property
     def resolution(self) -> int | None:
-        return self.shape[-1] if self.modality == "image" else None
+        return self.fields[self.main].resolution
 
     @property
     def numel(self) -> int:
-        return math.prod(self.shape)
+        return self.fields[self.main].numel
 
     def field(self, name: str) -> Field:
         """The field ``name``; a one-line error naming the fields there are."""
