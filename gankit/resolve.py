@@ -113,7 +113,8 @@ def resolve(
         if name not in in_run:
             listed = ", ".join(in_run)
             raise GankitError(
-                f"options given for {name!r}, which is not part of this run; components in this run: {listed}"
+                f"options given for {name!r}, which is not part of this run{_how_to_add(registry, name)}; "
+                f"components in this run: {listed}"
             )
 
     suggested_options: dict[str, dict[str, Any]] = {}
@@ -209,6 +210,16 @@ def _component_names(
         suggested = now
     listed = ", ".join(f"{s.kind} {s.name!r}" for s in specs)
     raise GankitError(f"the components' suggestions do not settle ({listed} suggest each other in turn); name them")
+
+
+def _how_to_add(registry: Registry, name: str) -> str:
+    """`` (add it with --reg gp)`` when ``name`` is an installed component."""
+    from gankit.components import KINDS
+
+    for kind, flag in KINDS.items():
+        if name in registry.names(kind):
+            return f" (add it with {flag} {name})"
+    return ""
 
 
 def _options_of(spec: ComponentSpec) -> set[str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from gankit.cli.completion import complete
 from gankit.config import AMP_CHOICES, ON_NAN_CHOICES, OPTIMIZER_CHOICES
 from gankit.engine.lr_schedule import LR_SCHEDULES
 from gankit.errors import GankitError
@@ -28,11 +29,11 @@ class Betas(click.ParamType):
 
 
 @click.command(context_settings={"show_default": False})
-@click.option("--arch", metavar="NAME", help="Architecture (default mlp). See: gankit list arch")
-@click.option("--loss", metavar="NAME", help="Adversarial loss (default bce). See: gankit list loss")
-@click.option("--reg", multiple=True, metavar="NAME", help="Regularizer; repeat to combine (gp, r1, sn, clip).")
-@click.option("--data", metavar="NAME", help="Data source (default digits, embedded). See: gankit list data")
-@click.option("--scheme", metavar="NAME", help="Training scheme (default unconditional).")
+@click.option("--arch", metavar="NAME", shell_complete=complete("architecture"), help="Architecture (default mlp). See: gankit list arch")
+@click.option("--loss", metavar="NAME", shell_complete=complete("loss"), help="Adversarial loss (default bce). See: gankit list loss")
+@click.option("--reg", multiple=True, metavar="NAME", shell_complete=complete("regularizer"), help="Regularizer; repeat to combine (gp, r1, sn, clip).")
+@click.option("--data", metavar="NAME", shell_complete=complete("data"), help="Data source (default digits, embedded). See: gankit list data")
+@click.option("--scheme", metavar="NAME", shell_complete=complete("scheme"), help="Training scheme (default unconditional).")
 @click.option(
     "--data-root", type=click.Path(file_okay=False), help="Folder holding on-disk data sets (mnist, cifar10, folder)."
 )
@@ -121,6 +122,7 @@ class Betas(click.ParamType):
     "add_trackers",
     multiple=True,
     metavar="NAME",
+    shell_complete=complete("tracker"),
     help="Add a tracker (wandb, ...); console and jsonl are on by default.",
 )
 @click.option("--wandb-project", help="W&B project (implies --tracker wandb; default $WANDB_PROJECT or gankit).")
@@ -132,7 +134,7 @@ class Betas(click.ParamType):
     "--wandb-log-checkpoints", is_flag=True, default=None, help="Upload checkpoints to W&B as model artifacts."
 )
 @click.option(
-    "--metric", "metrics", multiple=True, metavar="NAME", help="Metric for --eval-every (default: the data's)."
+    "--metric", "metrics", multiple=True, metavar="NAME", shell_complete=complete("metric"), help="Metric for --eval-every (default: the data's)."
 )
 @click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate the metrics every N steps, for the trackers.")
 @click.option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,17 @@ def test_misspelled_commands_and_names_in_another_case_get_a_suggestion(gankit):
     assert result.exit_code == 2 and "did you mean 'run'?" in result.output and "Traceback" not in result.output
     line = one_error_line(gankit("run", "--arch", "MLP", "--steps", "1"))
     assert "did you mean 'mlp'?" in line
+
+
+def test_options_of_a_component_left_out_say_how_to_add_it(gankit):
+    line = one_error_line(gankit("run", *TINY, "--set", "gp.weight=5"))
+    assert "(add it with --reg gp)" in line
+
+
+def test_component_names_complete_in_the_shell(tmp_path):
+    env = dict(os.environ, COMP_WORDS="gankit run --loss w", COMP_CWORD="3", _GANKIT_COMPLETE="bash_complete")
+    done = subprocess.run([sys.executable, "-m", "gankit"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.split() == ["plain,wgan"]
+    env |= {"COMP_WORDS": "gankit run --reg ", "COMP_CWORD": "3"}
+    done = subprocess.run([sys.executable, "-m", "gankit"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert {"plain,gp", "plain,r1", "plain,sn", "plain,clip"} <= set(done.stdout.split())
