@@ -30,6 +30,19 @@ __version__ = "0.2.0"
 #: Marks a plugin's hook implementations: ``@gankit.hookimpl``.
 hookimpl = pluggy.HookimplMarker("gankit")
 
+
+def load(target: str, device: str = "cpu"):
+    """A trained model from a run folder (its latest checkpoint) or a checkpoint file, weights loaded.
+
+    ``model.sample(64, seed=0)`` draws samples in ``[-1, 1]`` (``given={"label": 7}`` fixes an input,
+    ``model.inputs`` lists them); ``model.generator`` is the generator module (its EMA when the run
+    kept one); ``model.description.to_data_units(x)`` maps samples to the data's own units.
+    """
+    from gankit.engine.devices import choose_device
+    from gankit.engine.model import load_model
+
+    return load_model(target, choose_device(device))[0]
+
 __all__ = [
     "Architecture",
     "Attributes",
@@ -56,5 +69,6 @@ __all__ = [
     "Tracker",
     "TrackerContext",
     "hookimpl",
+    "load",
     "__version__",
 ]

@@ -94,6 +94,13 @@ class Model:
         if _overrides(self.scheme, "sample", Scheme) and not _overrides(self.scheme, "generate", Scheme):
             _deprecated(run.scheme, "Scheme.sample(nets, noise) is deprecated; implement generate(nets, inputs)")
 
+    @property
+    def generator(self) -> nn.Module:
+        """The network that generates: the EMA copy of the scheme's first averaged network when there is
+        one, else that network (or the one called ``generator``)."""
+        name = next(iter(self.scheme.ema_networks), "generator")
+        return self.ema[name].shadow if name in self.ema else self.nets[name]
+
     @torch.no_grad()
     def generate(self, inputs: dict[str, Any] | torch.Tensor) -> torch.Tensor:
         """Samples in ``[-1, 1]`` from filled generation inputs (or, as in gankit 0.1, from noise), using
