@@ -23,8 +23,10 @@ $(VENV)/.installed: pyproject.toml Makefile $(foreach f,$(FAMILIES),plugins/$(f)
 run: setup
 	$(BIN)/gankit run
 
+# Two workers of one torch thread each: the 2 cores stay busy without the threads of one process
+# fighting the other's (PyTorch's default of a thread per core collapses under contention).
 test: setup
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
 
 docs: setup
 	$(BIN)/mkdocs build --strict
