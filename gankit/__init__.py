@@ -32,7 +32,8 @@ hookimpl = pluggy.HookimplMarker("gankit")
 
 
 def load(target: str, device: str = "cpu"):
-    """A trained model from a run folder (its latest checkpoint) or a checkpoint file, weights loaded.
+    """A trained model from a run folder (its latest checkpoint), a checkpoint file, or a model folder
+    written by ``gankit export`` (offline, nothing pickled), weights loaded.
 
     ``model.sample(64, seed=0)`` draws samples in ``[-1, 1]`` (``given={"label": 7}`` fixes an input,
     ``model.inputs`` lists them); ``model.generator`` is the generator module (its EMA when the run

@@ -193,10 +193,14 @@ def _base(saved: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_model(target: str, device: torch.device) -> tuple[Model, checkpoint.TrainingState, Any]:
-    """The networks of a run folder's latest checkpoint (or of a checkpoint file), weights loaded."""
+    """The networks of a run folder's latest checkpoint (or of a checkpoint file, or of a model folder
+    that ``gankit export`` wrote), weights loaded."""
+    from gankit import export
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
+    if export.is_model_folder(target):
+        return export.load_folder(target, device)
     path = checkpoint.find_checkpoint(target)
     state = checkpoint.load(path)
     saved = state.config
