@@ -21,6 +21,7 @@ COMMANDS = {
     "plugins": "gankit.cli.inspect:plugins",
     "list": "gankit.cli.inspect:list_components",
     "plugin": "gankit.cli.plugin:plugin",
+    "explore": "gankit.cli.explore:explore",
 }
 
 #: One-line help for each built-in subcommand, so listing them imports nothing.
@@ -32,6 +33,7 @@ SUMMARIES = {
     "plugins": "Show installed plugins, their versions, status and what they register.",
     "list": "List components (architectures, losses, ...) with their options.",
     "plugin": "Write a new plugin: gankit plugin new NAME --kind loss.",
+    "explore": "Pictures of a generator's latent space: interpolation, SeFa/GANSpace directions, classes.",
 }
 
 
