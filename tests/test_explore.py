@@ -63,7 +63,7 @@ def test_explore_writes_pictures_and_numbers(runs):
         assert _decodes(out / name).size[0] > 0
     with Image.open(out / "interpolation.gif") as gif:
         assert gif.n_frames > 2
-    assert set(report["skipped"]) == {"classes", "density"}
+    assert set(report["skipped"]) == {"classes", "boundaries", "density"}
     assert report["interpolation"]["method"] == "slerp"
 
 
@@ -149,3 +149,52 @@ def test_bad_layer_is_one_line_naming_the_valid_ones(runs, tmp_path):
 
 def test_missing_run_is_one_line(tmp_path):
     one_error_line(_invoke("explore", str(tmp_path / "absent")))
+
+
+def test_class_boundaries_of_a_conditional_model(runs):
+    _, report = _explore(runs["conditional"])
+    found = report["boundaries"]
+    assert 0 <= found["accuracy"] <= 1
+    assert len(found["balanced_accuracy_per_class"]) == 10
+    assert len(found["normals"]) == 10 and len(found["offsets"]) == 10
+    _, plain = _explore(runs["plain"])
+    assert "boundaries" in plain["skipped"]
+
+
+def test_projection_finds_a_closer_latent(runs, tmp_path):
+    import numpy as np
+
+    import gankit
+    from gankit.explore import project
+
+    model = gankit.load(str(runs["conditional"]))
+    target = model.sample(1, seed=7, given={"label": 3})
+    start = model.sample(1, seed=0, given={"label": 0})
+    found = project(model, target, seed=0, steps=30, starts=2)
+    assert found["label"] in range(10)
+    assert found["mse"] <= (start - target).pow(2).mean().item() + 1e-6
+    # From the command line: a .npy in data units, and the picture beside the numbers.
+    image = tmp_path / "target.npy"
+    np.save(image, model.description.to_data_units(target).numpy())
+    out, report = _explore(runs["conditional"], "--project", str(image), "--label", "3", "-o", str(tmp_path / "p"))
+    assert report["projection"]["label"] == 3 and report["projection"]["mse"] >= 0
+    assert _decodes(out / "projection.png").size[0] > 0
+
+
+def test_projection_needs_images_and_a_valid_label(runs, tmp_path):
+    image = tmp_path / "x.npy"
+    import numpy as np
+
+    np.save(image, np.zeros((1, 1, 8, 8), dtype=np.float32))
+    line = one_error_line(_invoke("explore", str(runs["ring8"]), "--project", str(image)))
+    assert "--project needs a model of images" in line
+    line = one_error_line(_invoke("explore", str(runs["conditional"]), "--project", str(image), "--label", "12"))
+    assert "from 0 to 9" in line
+
+
+def test_explore_takes_an_exported_model_folder(runs, tmp_path):
+    result = _invoke("export", str(runs["conditional"]), "-o", str(tmp_path / "folder"))
+    assert result.exit_code == 0, result.output
+    out, report = _explore(tmp_path / "folder")
+    assert out == tmp_path / "folder" / "explore"
+    assert report["classes"]["classes"] == 10

@@ -24,7 +24,7 @@ from gankit.errors import GankitError
     type=click.IntRange(min=1),
     default=20_000,
     show_default=True,
-    help="Samples for GANSpace's PCA (and the density of points).",
+    help="Samples for GANSpace's PCA, the class boundaries and the density of points.",
 )
 @click.option(
     "--components", type=click.IntRange(min=1), default=16, show_default=True, help="Directions kept (SeFa, GANSpace)."
@@ -45,6 +45,14 @@ from gankit.errors import GankitError
     help="How far a traversal goes along a unit direction, each way.",
 )
 @click.option("--layer", default=None, help="The generator layer GANSpace reads [default: its first nonlinearity].")
+@click.option(
+    "--project",
+    "project_image",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An image (PNG) to project: the latent whose sample is closest to it, and the error.",
+)
+@click.option("--label", type=int, default=None, help="The class to project into [default: the best one].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 def explore(
     target: str,
@@ -56,11 +64,14 @@ def explore(
     steps: int,
     distance: float,
     layer: str | None,
+    project_image: str | None,
+    label: int | None,
     device: str,
 ) -> None:
     """Pictures of what a generator learned about its noise, and explore.json beside them: slerp
     interpolation (grid and GIF), SeFa and GANSpace traversals, one latent across every class
-    (class-conditional models) and the learned density (2-D points)."""
+    (class-conditional models) with a linear boundary per class, the learned density (2-D points), and
+    with --project IMAGE the latent whose sample is closest to that image."""
     from gankit.limits import check_count, check_seed
 
     check_count(samples, "--samples")
@@ -99,6 +110,8 @@ def explore(
         dataset=dataset,
         from_data=from_data,
         log=click.echo,
+        project_image=project_image,
+        project_label=label,
     )
     click.echo(
         f"Wrote {Path(output) / 'explore.json'} from {path} (step {state.counters['step']}); "
