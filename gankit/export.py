@@ -33,6 +33,7 @@ MODEL_FORMAT = "gankit-model/1"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
+PICTURE_NAME = "samples.png"
 #: ``--format`` choices; ``folder`` is always written, the others add a file to it.
 FORMATS = ("folder", "onnx", "pt2", "onnx-int8")
 GRAPH_FILES = {"onnx": "generator.onnx", "pt2": "generator.pt2", "onnx-int8": "generator.int8.onnx"}
@@ -81,13 +82,18 @@ def generation_networks(model: Any) -> dict[str, Any]:
 
 
 def fold_parametrizations(net: Any) -> None:
-    """Replace each parametrized tensor by its current value (in the module's current mode)."""
+    """Replace each parametrized tensor by its current value (in the module's current mode), in ``net`` only."""
     import torch
     from torch.nn.utils import parametrize
 
     with torch.no_grad():
         for module in list(net.modules()):
             if parametrize.is_parametrized(module):
+                # A deep copy shares its parametrized class (which holds the properties) with the original:
+                # give it a class of its own, so that removing them leaves the original working.
+                cls = module.__class__
+                own = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
+                module.__class__ = type(cls.__name__, cls.__bases__, own)
                 for tensor_name in list(module.parametrizations.keys()):
                     parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
 
@@ -156,6 +162,7 @@ def export(
                 write_graph(fmt, model, nets, temp, report)
         written = {f for f in formats if f in GRAPH_FILES} | ({"onnx"} if "onnx-int8" in formats else set())
         config["exported"] = {fmt: GRAPH_FILES[fmt] for fmt in FORMATS if fmt in written}
+        config["picture"] = PICTURE_NAME if _write_picture(model, state, temp / PICTURE_NAME) else None
         (temp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         (temp / CARD_NAME).write_text(model_card(config, run_folder, report, out.name))
         for file in sorted(temp.iterdir()):
@@ -165,6 +172,27 @@ def export(
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return report
+
+
+def _write_picture(model: Any, state: Any, path: Path) -> bool:
+    """A grid of 64 samples (seed 0) for the model card; a translator whose data cannot be loaded gets none."""
+    from gankit.engine import generation
+    from gankit.engine.model import load_dataset
+    from gankit.images import save_samples
+
+    def data(field: str, count: int) -> Any:
+        return load_dataset(state.config).take(field, count)
+
+    try:
+        values = model.fill_inputs(64, 0, from_data=data)
+        samples = model.generate_all(values, 64)
+        columns = generation.grid_columns(model.inputs, len(samples))
+        save_samples(
+            samples, model.description, path, columns=columns, inputs=generation.image_input(model.inputs, values)
+        )
+    except (GankitError, OSError):
+        return False
+    return True
 
 
 def _run_folder(target: str, checkpoint_path: Any) -> Path | None:
@@ -487,6 +515,8 @@ def model_card(config: dict[str, Any], run_folder: Path | None, report: dict[str
     for comp, c in sorted(config["components"].items()):
         options = ", ".join(f"{k}={v}" for k, v in sorted((c.get("options") or {}).items())) or "-"
         lines.append(f"| {comp} | {c.get('kind')} | {c.get('plugin')} | {options} |")
+    if config.get("picture"):
+        lines += ["", "## Samples", "", f"![64 samples, seed 0]({config['picture']})"]
     lines += ["", "## Generation inputs", ""]
     for input_name, spec in config["inputs"].items():
         fields = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")

@@ -12,7 +12,7 @@ import torch
 
 import gankit as gk
 from gankit import export
-from tests.conftest import one_error_line
+from tests.conftest import FAMILY_DISTRIBUTIONS, one_error_line
 
 TINY = ("--steps", "3", "--batch-size", "8", "-q")
 MLP = ("--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8")
@@ -42,7 +42,7 @@ def test_model_folder_samples_equal_the_run(gankit, tmp_path):
     )
     _export(gankit, str(run), "-o", "model")
     folder = tmp_path / "model"
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png"]
     result = gankit("sample", str(run), "-n", "12", "--seed", "5", "-o", "run.npy")
     assert result.exit_code == 0, result.output
     model = gk.load(str(folder))
@@ -75,6 +75,7 @@ def test_model_folder_contents(gankit, tmp_path):
         assert all(key.startswith("generator/") for key in f.keys())
     card = (folder / "README.md").read_text()
     assert "fd" in card and "gankit.load" in card and "| mlp | architecture |" in card
+    assert "![64 samples, seed 0](samples.png)" in card
 
 
 def test_export_refuses_a_non_empty_folder_unless_forced(gankit, tmp_path):
@@ -139,8 +140,8 @@ CASES = {
 
 def _graph_inputs(model, count: int, seed: int) -> tuple[list[str], tuple[torch.Tensor, ...]]:
     names = export.tensor_inputs(model)
-    values = model.fill_inputs(count, seed)
-    return names, tuple(values[n].clone() for n in names)
+    values = export.example_inputs(model, count, seed)  # a translator's images: seeded noise
+    return names, tuple(values[n] for n in names)
 
 
 def _eager(model, names, args) -> np.ndarray:
@@ -195,3 +196,32 @@ def test_onnx_int8_reports_its_size(gankit, tmp_path):
         "onnx": "generator.onnx",
         "onnx-int8": "generator.int8.onnx",
     }
+
+
+@pytest.mark.parametrize("fmt", ["pt2", pytest.param("onnx", marks=needs_onnx)])
+def test_a_plugin_family_exports(gankit, tmp_path, monkeypatch, fmt):
+    """pix2pix (plugins/gankit-pix2pix): a translator, whose graph takes the input images."""
+    if importlib.util.find_spec("gankit_pix2pix") is None:
+        pytest.skip("the gankit-pix2pix family is not installed (make setup installs it)")
+    others = [name for name in FAMILY_DISTRIBUTIONS if name != "gankit-pix2pix"]
+    monkeypatch.setenv("GANKIT_DISABLE_PLUGINS", ",".join(others))
+    family = ("--scheme", "pix2pix", "--arch", "pix2pix", "--data", "pix2pix-digits")
+    run = _train(gankit, tmp_path, "p2p", *family, "--set", "arch.ngf=4", "--set", "arch.ndf=4")
+    _export(gankit, str(run), "-o", "model", "--format", fmt)
+    model = gk.load(str(tmp_path / "model"))
+    names = export.tensor_inputs(model)
+    assert len(names) == 1 and model.inputs[names[0]].__class__.__name__ == "FromData"
+    if fmt == "pt2":
+        program = torch.export.load(str(tmp_path / "model" / "generator.pt2")).module()
+    else:
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(tmp_path / "model" / "generator.onnx"), providers=["CPUExecutionProvider"])
+    for count in (1, 7, 64):
+        names, args = _graph_inputs(model, count, seed=count)
+        if fmt == "pt2":
+            with torch.no_grad():
+                got = program(*args).numpy()
+        else:
+            (got,) = session.run(None, {n: a.numpy() for n, a in zip(names, args)})
+        assert np.abs(got - _eager(model, names, args)).max() <= 1e-4
