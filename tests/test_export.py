@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,10 @@ def test_model_folder_samples_equal_the_run(gankit, tmp_path):
     assert result.exit_code == 0, result.output
     assert np.abs(np.load(tmp_path / "folder.npy") - np.load(tmp_path / "run.npy")).max() <= 1e-6
     assert model.generator is model.nets["generator"] and not model.ema
+    # Self-contained: the run folder is not needed any more.
+    shutil.rmtree(run)
+    again = gk.load(str(folder)).sample(12, seed=5)
+    assert np.abs(model.description.to_data_units(again).numpy() - ours).max() == 0
     assert not any("parametrizations" in name for name, _ in model.generator.named_parameters())
 
 
