@@ -263,6 +263,46 @@ def example_inputs(model: Any, count: int, seed: int = 0) -> dict[str, Any]:
 
 
 def graph_module(model: Any, nets: dict[str, Any]) -> Any:
+    """The module that is exported: what the scheme's ``generation_graph(nets, options)`` returns when
+    it declares one, else :func:`generate_module`."""
+    from torch import nn
+
+    from gankit.inputs import Option
+
+    declare = getattr(model.scheme, "generation_graph", None)
+    if not callable(declare):
+        return generate_module(model, nets)
+    options = {name: kind.default for name, kind in model.inputs.items() if isinstance(kind, Option)}
+    module = declare(dict(nets), options)
+    if not isinstance(module, nn.Module):
+        raise GankitError(
+            f"scheme {type(model.scheme).__name__}.generation_graph returned a {type(module).__name__}, "
+            "not a torch.nn.Module taking the tensor generation inputs"
+        )
+    return _Positional(module).eval()
+
+
+def _positional_class() -> Any:
+    from torch import nn
+
+    class Positional(nn.Module):
+        """Takes the tensor inputs as ``*tensors`` (one dynamic-shape entry for them all), as the default does."""
+
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.inner(*tensors).float()
+
+    return Positional
+
+
+def _Positional(inner: Any) -> Any:  # noqa: N802 (a class, built when torch is imported)
+    return _positional_class()(inner)
+
+
+def generate_module(model: Any, nets: dict[str, Any]) -> Any:
     """``scheme.generate`` as a module whose positional inputs are the tensor generation inputs."""
     import torch
     from torch import nn
@@ -299,6 +339,7 @@ def write_graph(fmt: str, model: Any, nets: dict[str, Any], folder: Path, report
     if not names:
         raise GankitError(f"cannot export --format {fmt}: the scheme's generation takes no tensor inputs")
     module = graph_module(model, nets)
+    reference = generate_module(model, nets)  # the checks compare with the scheme's own generate
     example = example_inputs(model, 2)
     args = tuple(example[name] for name in names)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
@@ -314,7 +355,8 @@ def write_graph(fmt: str, model: Any, nets: dict[str, Any], folder: Path, report
             raise
         except Exception as exc:  # torch.export raises many kinds of errors for untraceable code
             raise GankitError(f"{where}: torch.export failed: {_why(exc)}") from None
-        report["checks"]["pt2"] = check_pt2(folder / GRAPH_FILES[fmt], model, module)
+        report["checks"]["pt2"] = check_pt2(folder / GRAPH_FILES[fmt], model, reference)
+        _require_close(report["checks"]["pt2"], where)
         return
     _need_onnx(fmt)
     onnx_path = folder / GRAPH_FILES["onnx"]
@@ -343,7 +385,8 @@ def write_graph(fmt: str, model: Any, nets: dict[str, Any], folder: Path, report
             raise
         except Exception as exc:
             raise GankitError(f"{where}: the ONNX exporter failed: {_why(exc)}") from None
-        report["checks"]["onnx"] = check_onnx(onnx_path, model, module)
+        report["checks"]["onnx"] = check_onnx(onnx_path, model, reference)
+        _require_close(report["checks"]["onnx"], where)
     if fmt == "onnx-int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -355,9 +398,22 @@ def write_graph(fmt: str, model: Any, nets: dict[str, Any], folder: Path, report
             raise GankitError(f"{where}: onnxruntime could not quantize it: {_why(exc)}") from None
         finally:
             logging.disable(logging.NOTSET)
-        check = check_onnx(int8, model, module)
+        check = check_onnx(int8, model, reference)
         check["size_ratio"] = int8.stat().st_size / onnx_path.stat().st_size
         report["checks"]["onnx-int8"] = check
+
+
+#: The largest max abs difference a float32 graph may have to the eager generator.
+TOLERANCE = 1e-4
+
+
+def _require_close(check: dict[str, Any], where: str) -> None:
+    worst = max(check["max_abs_diff"].items(), key=lambda item: item[1])
+    if not worst[1] <= TOLERANCE:  # NaN fails too
+        raise GankitError(
+            f"{where}: the exported graph differs from the scheme's generate by {worst[1]:.3g} at batch size "
+            f"{worst[0]} (at most {TOLERANCE:g} is accepted)"
+        )
 
 
 def model_name(model: Any) -> str:

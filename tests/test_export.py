@@ -230,3 +230,35 @@ def test_a_plugin_family_exports(gankit, tmp_path, monkeypatch, fmt):
         else:
             (got,) = session.run(None, {n: a.numpy() for n, a in zip(names, args)})
         assert np.abs(got - _eager(model, names, args)).max() <= 1e-4
+
+
+class _Declared(torch.nn.Module):
+    def __init__(self, generator, sign: float):
+        super().__init__()
+        self.generator = generator
+        self.sign = sign
+
+    def forward(self, z):
+        return self.sign * self.generator(z)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_scheme_can_declare_its_generation_graph(gankit, tmp_path, monkeypatch, sign):
+    from gankit_builtins.schemes.unconditional import Unconditional
+
+    run = _train(gankit, tmp_path, "u", *MLP)
+    used = []
+
+    def generation_graph(self, nets, options):
+        used.append(sorted(nets))
+        return _Declared(nets["generator"], sign)
+
+    monkeypatch.setattr(Unconditional, "generation_graph", generation_graph, raising=False)
+    if sign == 1.0:
+        _export(gankit, str(run), "-o", "model", "--format", "pt2")
+        assert used == [["generator"]]
+        assert (tmp_path / "model" / "generator.pt2").is_file()
+    else:  # a declared graph is checked against the scheme's generate
+        line = one_error_line(gankit("export", str(run), "-o", "model", "--format", "pt2"))
+        assert "differs from the scheme's generate" in line
+        assert not (tmp_path / "model").exists()
