@@ -262,3 +262,27 @@ def test_a_scheme_can_declare_its_generation_graph(gankit, tmp_path, monkeypatch
         line = one_error_line(gankit("export", str(run), "-o", "model", "--format", "pt2"))
         assert "differs from the scheme's generate" in line
         assert not (tmp_path / "model").exists()
+
+
+def test_loading_a_model_folder_needs_no_network_and_no_onnx(gankit, tmp_path):
+    import subprocess
+    import sys
+
+    run = _train(gankit, tmp_path, "u", *MLP, "--ema", "0.9")
+    _export(gankit, str(run), "-o", "model")
+    shutil.rmtree(run)
+    script = (
+        "import socket, sys\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError('no network in this test')\n"
+        "socket.socket.connect = socket.socket.connect_ex = socket.create_connection = refuse\n"
+        "import gankit, numpy as np\n"
+        "x = gankit.load('model').sample(5, seed=2)\n"
+        "np.save('x.npy', x.numpy())\n"
+        "print(sorted(m for m in ('onnx', 'onnxruntime', 'onnxscript') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    here = gk.load(str(tmp_path / "model")).sample(5, seed=2).numpy()
+    assert np.array_equal(np.load(tmp_path / "x.npy"), here)
