@@ -35,7 +35,8 @@ Each registration hook receives a ``register`` callable with the signature::
     Run settings that suit this component (``{"n_critic": 5, "lr_d": 1e-4}`` for WGAN losses), and
     options of other components as ``"component.option"`` keys (``{"gp.weight": 0.1}`` from the toy
     data sets), applied only when that component is in the run. They apply when the user did not set
-    them, in the order data source, architecture, loss, regularizers, scheme, trackers (later wins);
+    them, in the order data source, architecture, loss, regularizers, scheme, trackers (later wins;
+    a component that another suggests applies just before its suggester, whose recipe refines it);
     a ``--config`` file, flags and ``--set`` override them all. They may name other components
     (``{"arch": "p2p-nets", "data": "digit-pairs"}`` from a pix2pix scheme; keys ``data``, ``arch``,
     ``loss``, ``scheme``, ``regs``): a name the user did not give is taken from the suggestions, and

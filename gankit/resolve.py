@@ -125,7 +125,8 @@ def resolve(
         # "wgan.lr_g" from a data source: a run setting for when wgan is in the run. It refines wgan's own
         # suggestion (applied right after it), and a later component's suggestion (clip's rates) still wins.
         refinements: dict[str, dict[str, Any]] = {}
-        for spec in specs:
+        ordered = _suggestion_order(specs)
+        for spec in ordered:
             for key, value in spec.defaults.items():
                 component, dot, option = key.partition(".")
                 if not dot:
@@ -138,7 +139,7 @@ def resolve(
                         refinements.setdefault(component, {})[option] = value
                     else:
                         suggested_options.setdefault(component, {})[option] = value
-        for spec in specs:
+        for spec in ordered:
             values |= {key: value for key, value in spec.defaults.items() if "." not in key}
             values |= refinements.get(spec.name, {})
     values |= explicit
@@ -210,6 +211,28 @@ def _component_names(
         suggested = now
     listed = ", ".join(f"{s.kind} {s.name!r}" for s in specs)
     raise GankitError(f"the components' suggestions do not settle ({listed} suggest each other in turn); name them")
+
+
+_FIELD_KINDS = {"data": "data", "arch": "architecture", "loss": "loss", "scheme": "scheme", "regs": "regularizer"}
+
+
+def _suggestion_order(specs: list[ComponentSpec]) -> list[ComponentSpec]:
+    """The order in which the components' suggestions apply (later wins): data source, architecture, loss,
+    regularizers, scheme, trackers, metrics; except that a component that another one suggests comes just
+    before it, so that a family's recipe (``--arch stargan`` suggesting ``loss = "wgan"`` with its own
+    betas) refines the suggested component's own settings rather than the other way round."""
+    order = list(specs)
+    for suggester in specs:
+        for field, kind in _FIELD_KINDS.items():
+            named = suggester.defaults.get(field)
+            if named is None:
+                continue
+            names = {n.rpartition(":")[2] for n in ((named,) if isinstance(named, str) else named)}
+            for spec in list(order):
+                if spec.kind == kind and spec.name in names and order.index(spec) > order.index(suggester):
+                    order.remove(spec)
+                    order.insert(order.index(suggester), spec)
+    return order
 
 
 def _how_to_add(registry: Registry, name: str) -> str:

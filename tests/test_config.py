@@ -413,3 +413,20 @@ def test_an_architecture_and_a_scheme_may_share_a_name_and_their_options():
             resolve(reg, {"arch": "fam", "scheme": "fam"}, ["fam.depth=2"])
     finally:
         reg.remove_plugin("test")
+
+
+def test_a_suggested_component_applies_before_the_one_that_suggested_it():
+    """`--arch x` suggesting wgan and its own betas: the architecture's recipe refines wgan's settings."""
+    reg = registry()
+    arch = reg.get("architecture", "dcgan")
+    saved = dict(arch.defaults)
+    try:
+        arch.defaults.update({"loss": "wgan", "betas": (0.5, 0.999), "lr_g": 3e-4})
+        run = resolve(reg, {"arch": "dcgan"})
+        assert run.loss.name == "wgan" and run.config.n_critic == 5  # wgan's own setting, not overridden
+        assert run.config.betas == (0.5, 0.999) and run.config.lr_g == 3e-4  # the architecture's recipe wins
+        typed = resolve(reg, {"arch": "dcgan", "loss": "hinge"})
+        assert typed.loss.name == "hinge" and typed.config.betas == (0.5, 0.999)
+    finally:
+        arch.defaults.clear()
+        arch.defaults.update(saved)
