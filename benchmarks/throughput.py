@@ -359,6 +359,10 @@ class PlainLoop:
         self.g_opt.step()
         for p in D.parameters():
             p.requires_grad_(True)
+        self.update_ema(G)
+
+    def update_ema(self, G) -> None:
+        """The EMA of G, as gankit's engine keeps it: weights averaged, buffers copied."""
         if self.G_ema is not None:
             with torch.no_grad():
                 torch._foreach_lerp_(list(self.G_ema.parameters()), list(G.parameters()), 1 - self.ema_decay)
@@ -416,11 +420,7 @@ class PlainConditionalLoop(PlainLoop):
         self.g_opt.step()
         for p in D.parameters():
             p.requires_grad_(True)
-        if self.G_ema is not None:
-            with torch.no_grad():
-                torch._foreach_lerp_(list(self.G_ema.parameters()), list(G.parameters()), 1 - self.ema_decay)
-                for average, buffer in zip(self.G_ema.buffers(), G.buffers()):
-                    average.copy_(buffer)
+        self.update_ema(G)
 
 
 #: (scheme, arch, loss, reg) of each tax row; the conditional rows are its digits recipe (bce + r1) and the
