@@ -189,6 +189,9 @@ def cli() -> None:
                  gankit run --arch mlp --loss wgan --reg gp --data grid25
                  gankit list                 (every architecture, loss, regularizer, data set)
     """
+    from gankit.cli.warning_lines import show_warnings_as_lines
+
+    show_warnings_as_lines()
 
 
 def main() -> None:

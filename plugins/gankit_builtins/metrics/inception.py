@@ -10,10 +10,10 @@ KID subsets, which is why the protocol records all of them (and the weights' SHA
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import torch
@@ -92,26 +92,15 @@ def build_extractor(state: dict[str, Tensor]) -> nn.Module:
         import torch_fidelity.feature_extractor_inceptionv3 as inception_module
     except ImportError:
         raise GankitError("metric 'inception' needs torch-fidelity: pip install 'gankit[inception]'") from None
-    # torch-fidelity 0.4's constructor unpickles its weights file (weights_only=False) or downloads it.
-    # Its module sees a torch whose `load` hands over the tensors read above instead: nothing is
-    # unpickled or fetched, and the rest of torch is untouched.
-    with mock.patch.object(inception_module, "torch", _TorchLoadingFrom(state)):
-        return inception_module.FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048"], feature_extractor_weights_path="(read by gankit)"
-        )
-
-
-class _TorchLoadingFrom:
-    """``torch``, except that ``load(...)`` returns a given state dict."""
-
-    def __init__(self, state: dict[str, Tensor]):
-        self._state = state
-
-    def load(self, *args: Any, **kwargs: Any) -> dict[str, Tensor]:
-        return self._state
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(torch, name)
+    # The constructor reads its weights with `torch.load(feature_extractor_weights_path)`, which takes a
+    # file-like object as well as a path: it gets an in-memory copy of the tensors read above. The only
+    # pickle loaded is the one written here from those plain tensors, and no file is read or fetched.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return inception_module.FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048"], feature_extractor_weights_path=buffer
+    )
 
 
 def load_extractor(path: Path) -> tuple[nn.Module, str]:
@@ -162,6 +151,7 @@ class InceptionMetric(Metric):
     """``fid``, ``kid`` (the mean over subsets) and ``kid_std``, in Inception-v3 pool3 features."""
 
     version = "1"
+    higher_is_better = {"fid": False, "kid": False}  # kid_std is a spread: no direction
 
     def __init__(self, config: Any):
         self.config = config

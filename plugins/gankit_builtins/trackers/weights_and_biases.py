@@ -7,9 +7,9 @@ Without credentials the run goes offline from the start. wandb is imported only 
 
 from __future__ import annotations
 
+import logging
 import netrc
 import os
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -27,8 +27,12 @@ def _has_credentials() -> bool:
         return False
 
 
+#: The ``gankit`` CLI shows this logger's warnings as one ``Warning: ...`` line each.
+logger = logging.getLogger(__name__)
+
+
 def _warn(message: str) -> None:
-    print(f"Warning: {message}", file=sys.stderr, flush=True)
+    logger.warning(message)
 
 
 class WandbTracker(Tracker):
