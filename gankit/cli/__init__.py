@@ -21,6 +21,8 @@ COMMANDS = {
     "plugins": "gankit.cli.inspect:plugins",
     "list": "gankit.cli.inspect:list_components",
     "plugin": "gankit.cli.plugin:plugin",
+    "install": "gankit.cli.install:install_command",
+    "uninstall": "gankit.cli.install:uninstall_command",
     "explore": "gankit.cli.explore:explore",
 }
 
@@ -33,6 +35,8 @@ SUMMARIES = {
     "plugins": "Show installed plugins, their versions, status and what they register.",
     "list": "List components (architectures, losses, ...) with their options.",
     "plugin": "Write a new plugin: gankit plugin new NAME --kind loss.",
+    "install": "Install plugin packages with pip into gankit's environment; shows what they register.",
+    "uninstall": "Uninstall plugin packages with pip from gankit's environment.",
     "explore": "Pictures of a generator's latent space: interpolation, SeFa/GANSpace directions, classes.",
 }
 
