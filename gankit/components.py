@@ -363,6 +363,11 @@ class Metric:
     #: Bump when the numbers a metric reports change meaning; saved next to every result.
     version: str = "1"
 
+    #: Which way each reported number is better: its key -> ``True`` when higher is better, ``False``
+    #: when lower is. Keys left out (a reference count, a spread, the real data's own score) have no
+    #: better direction: tables show them without an arrow.
+    higher_is_better: dict[str, bool] = {}
+
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         """Compute the metric; raise :class:`gankit.GankitError` for data it cannot score."""
         raise NotImplementedError

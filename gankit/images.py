@@ -1,4 +1,4 @@
-"""Sample pictures: image grids, and scatter plots for 2-D points (no plotting library needed)."""
+"""Sample pictures: image grids, and scatter plots for 2-D points (drawn with PIL: no plotting library)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ def save_samples(
     columns: int | None = None,
     inputs: torch.Tensor | None = None,
     targets: torch.Tensor | None = None,
+    caption: str | None = None,
 ) -> None:
     """Save samples given in ``[-1, 1]``: a grid for images (``columns`` wide, square by default), a
-    scatter over the real data for points. A translator's ``inputs`` images stand left of each output,
-    and the ``targets`` it should match (paired data) right of it."""
+    scatter over the real data for points, on axes in the data's units and titled ``caption`` (the
+    training step). A translator's ``inputs`` images stand left of each output, and the ``targets`` it
+    should match (paired data) right of it."""
     from PIL import Image
 
     samples = samples.detach().float().cpu()
@@ -54,27 +56,72 @@ def save_samples(
         picture = scatter(
             samples.reshape(len(samples), -1)[:, :2],
             None if real is None else real.float().cpu().reshape(len(real), -1)[:, :2],
+            value_range=data.value_range,
+            caption=caption,
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(picture.permute(1, 2, 0).contiguous().numpy()).save(path)
 
 
-def scatter(points: torch.Tensor, background: torch.Tensor | None = None, size: int = 384) -> torch.Tensor:
-    """A (3, size, size) uint8 picture of points in ``[-1, 1]^2``: real data in grey, samples in blue."""
-    canvas = torch.full((3, size, size), 255, dtype=torch.uint8)
+def scatter(
+    points: torch.Tensor,
+    background: torch.Tensor | None = None,
+    size: int = 384,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    caption: str | None = None,
+) -> torch.Tensor:
+    """A (3, size, size) uint8 picture of points in ``[-1, 1]^2``: real data in grey, samples in blue,
+    in a frame with ticks labelled in the data's units (``value_range`` says what -1 and +1 are), and
+    ``caption`` above it."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    left, top, right, bottom = _SCATTER_MARGINS
+    side = max(8, min(size - left - right, size - top - bottom))
+    canvas = np.full((size, size, 3), 255, dtype=np.uint8)
 
     def plot(pts: torch.Tensor, color: tuple[int, int, int]) -> None:
-        pix = ((pts.clamp(-1, 1) + 1) / 2 * (size - 3)).round().long() + 1
-        cols, rows = pix[:, 0], (size - 1) - pix[:, 1]
+        pix = ((pts.clamp(-1, 1) + 1) / 2 * (side - 3)).round().long().numpy() + 1
+        cols, rows = left + pix[:, 0], top + (side - 1) - pix[:, 1]
         for dr in (-1, 0, 1):
             for dc in (-1, 0, 1):
-                for ch, value in enumerate(color):
-                    canvas[ch, (rows + dr).clamp(0, size - 1), (cols + dc).clamp(0, size - 1)] = value
+                canvas[(rows + dr).clip(0, size - 1), (cols + dc).clip(0, size - 1)] = color
 
     if background is not None:
         plot(background, (190, 190, 190))
     plot(points, (31, 90, 200))
-    return canvas
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    font = _font(11)
+    ink = (90, 90, 90)
+    draw.rectangle((left - 1, top - 1, left + side, top + side), outline=ink)
+    low, high = (float(v) for v in value_range)
+    for i in range(_SCATTER_TICKS):
+        fraction = i / (_SCATTER_TICKS - 1)
+        label = f"{low + (high - low) * fraction:.3g}"
+        x, y = left + round(fraction * (side - 1)), top + side - 1 - round(fraction * (side - 1))
+        draw.line((x, top + side, x, top + side + 3), fill=ink)  # x-axis tick, label below
+        draw.text((x, top + side + 4), label, fill=ink, font=font, anchor="ma")
+        draw.line((left - 4, y, left - 1, y), fill=ink)  # y-axis tick, label to the left
+        draw.text((left - 6, y), label, fill=ink, font=font, anchor="rm")
+    if caption:
+        draw.text((left + side // 2, top // 2), caption, fill=(0, 0, 0), font=_font(12), anchor="mm")
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).contiguous()
+
+
+#: Space around a scatter's plot area (left, top, right, bottom) for tick labels and the caption.
+_SCATTER_MARGINS = (36, 20, 10, 20)
+#: Ticks along each axis, evenly spaced from the low end of the value range to the high end.
+_SCATTER_TICKS = 5
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size)
+    except TypeError:  # Pillow before 10.1: one bitmap size
+        return ImageFont.load_default()
 
 
 #: Files read from a folder given to ``--input``, at most.
@@ -92,13 +139,17 @@ def read_images(path: str | Path, field: Field) -> torch.Tensor:
 
     path = Path(path)
     channels, height, width = field.shape
-    if path.is_dir():
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError as exc:  # a name too long for the file system
+        raise GankitError(f"--input {str(path)[:200]!r} cannot be read: {exc.strerror or exc}") from None
+    if is_dir:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
         if not files:
             raise GankitError(f"--input folder {str(path)!r} holds no images ({', '.join(_IMAGE_SUFFIXES)})")
         if len(files) > MAX_INPUT_FILES:
             raise GankitError(f"--input folder {str(path)!r} holds {len(files)} images; at most {MAX_INPUT_FILES}")
-    elif path.is_file():
+    elif is_file:
         files = [path]
     else:
         raise GankitError(f"--input {str(path)!r} is neither a file nor a folder")

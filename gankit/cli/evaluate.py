@@ -84,7 +84,11 @@ def evaluate_command(
     dataset = expect(run.data.create(run.config_for(run.data), request), Dataset, run.data)
     model = build_model(run, choose_device(device), dataset.description, f"checkpoint {str(path)!r}")
     model.load_weights(state, f"checkpoint {str(path)!r}")
-    results = evaluate(model, dataset, build_metrics(run), seed=seed)
+    built = build_metrics(run)
+    results = evaluate(model, dataset, built, seed=seed)
+    for name, metric in built.items():
+        # Saved with the numbers, so that `gankit runs` and `gankit plot` can mark them without the metric.
+        results["metrics"][name]["higher_is_better"] = _directions(metric, results["metrics"][name]["values"])
     results |= {"checkpoint": str(path), "step": state.counters["step"], "data": cfg.data}
 
     run_folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
@@ -94,12 +98,28 @@ def evaluate_command(
         checkpoint.write_atomic(out, (json.dumps(results, indent=2, sort_keys=True) + "\n").encode())
     except OSError as exc:
         raise GankitError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    from gankit.cli.runs import arrows
+
+    up, down = arrows()
     click.echo(f"{cfg.data} at step {results['step']} ({'EMA ' if results['ema'] else ''}generator, seed {seed}):")
     for name, result in results["metrics"].items():
         for key, value in result["values"].items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-            click.echo(f"  {name + '/' + key:<32} {shown:>10}")
+            better = result["higher_is_better"].get(key)
+            label = name + "/" + key + ("" if better is None else " " + (up if better else down))
+            click.echo(f"  {label:<34} {shown:>10}")
+    click.echo(f"  ({up} higher is better, {down} lower is better, no mark: a reference number)")
     click.echo(f"Wrote {out}")
+
+
+def _directions(metric: object, values: dict) -> dict[str, bool]:
+    """The metric's declared directions for the keys it reported; a malformed declaration counts as none."""
+    from collections.abc import Mapping
+
+    declared = getattr(metric, "higher_is_better", None)
+    if not isinstance(declared, Mapping):
+        return {}
+    return {key: declared[key] for key in values if isinstance(declared.get(key), bool)}
 
 
 def _metric_options_only(set_items: tuple[str, ...]) -> None:

@@ -282,6 +282,7 @@ class Trainer:
                 columns=self.sample_columns,
                 inputs=generation.image_input(self.model.inputs, self.sample_inputs),
                 targets=self.sample_targets,
+                caption=f"step {self.step}",
             )
         except OSError as exc:
             raise GankitError(f"could not write samples {str(path)!r}: {exc.strerror or exc}") from None

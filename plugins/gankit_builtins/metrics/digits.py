@@ -106,6 +106,15 @@ def class_stats(predicted: np.ndarray) -> tuple[int, float]:
 
 class DigitsMetrics(Metric):
     version = "1"
+    # The real_* numbers are the reference floor and classifier_accuracy the yardstick's: no direction.
+    higher_is_better = {
+        "classes": True,
+        "class_kl": False,
+        "fd": False,
+        "kid": False,
+        "precision": True,
+        "recall": True,
+    }
 
     def __init__(self, config: Any):
         self.config = config

@@ -14,6 +14,8 @@ from gankit import EvalContext, GankitError, Metric
 
 class ModeCoverage(Metric):
     version = "1"
+    # modes_total is the data's own count: no direction.
+    higher_is_better = {"modes": True, "high_quality_pct": True, "mode_kl": False}
 
     def __init__(self, config: Any):
         self.config = config
