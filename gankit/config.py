@@ -60,6 +60,12 @@ def _ema(instance: Any, attribute: attrs.Attribute, value: float) -> None:
         raise GankitError(f"ema must be a decay in [0, 1) (0 turns it off), got {value!r}")
 
 
+def _threads(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return
+    raise GankitError(f"threads must be auto or a positive whole number, got {value!r}")
+
+
 def _choice(choices: tuple[str, ...]) -> Any:
     def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         if value not in choices:
@@ -107,6 +113,8 @@ class RunConfig:
     compile: bool = False
     #: Keep image batches and conv weights channels-last (NHWC): faster convolutions under CUDA AMP.
     channels_last: bool = False
+    #: Intra-op CPU threads: a count, or auto (from the model's size and the free cores, following the load).
+    threads: int | str = attrs.field(default="auto", validator=_threads)
     #: What a NaN/inf loss or gradient does: stop the run (keeping the last checkpoint) or skip that step.
     on_nan: str = attrs.field(default="stop", validator=_choice(ON_NAN_CHOICES))
     #: Decay of the generator's exponential moving average; 0 turns EMA off.
@@ -144,6 +152,7 @@ RESUMABLE_FIELDS = frozenset(
         "deterministic",
         "compile",
         "channels_last",
+        "threads",
         "trackers",
         "metrics",
         "eval_every",

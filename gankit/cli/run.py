@@ -15,6 +15,18 @@ from gankit.engine.lr_schedule import LR_SCHEDULES
 from gankit.errors import GankitError
 
 
+def _threads(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """``--threads auto|N``; a bad value is one ``Error:`` line (a GankitError), not click's usage text."""
+    from gankit.engine.threads import parse_threads
+
+    if value is None:
+        return None
+    try:
+        return parse_threads(value)
+    except GankitError:
+        raise GankitError(f"--threads must be auto or a positive whole number, got {value!r}") from None
+
+
 class Betas(click.ParamType):
     name = "B1,B2"
 
@@ -87,6 +99,12 @@ class Betas(click.ParamType):
     is_flag=True,
     default=None,
     help="Channels-last (NHWC) images and conv weights: faster convolutions under CUDA AMP.",
+)
+@click.option(
+    "--threads",
+    metavar="N|auto",
+    callback=_threads,
+    help="CPU threads per process (default auto: from the model's size and the free cores, following the load).",
 )
 @click.option(
     "--on-nan",

@@ -38,6 +38,7 @@ from gankit.engine.distributed import init_world
 from gankit.engine.lr_schedule import lr_factor
 from gankit.engine.model import expect
 from gankit.engine.step import NonFiniteStep, StepContext
+from gankit.engine.threads import LoadProbe, start_governor, usable_cores
 from gankit.errors import GankitError
 from gankit.images import save_samples
 from gankit.resolve import ResolvedRun
@@ -82,6 +83,7 @@ class Trainer:
     ):
         cfg = run.config
         self.run = run
+        load = LoadProbe(usable_cores())  # the load while the model is built picks the thread count
         self.world, device_name = init_world(cfg.device)
         self.device = choose_device(device_name)
         configure_determinism(self.device, cfg.deterministic)
@@ -95,6 +97,7 @@ class Trainer:
         where = f"checkpoint {resume_from!r}" if resume_from else "this configuration"
         self.model = model = build_model(run, self.device, self.dataset.description, where)
         self.loss: Loss = expect(run.loss.create(run.config_for(run.loss)), Loss, run.loss)
+        self.threads = start_governor(cfg.threads, model.nets, cfg.batch_size, load, fixed=cfg.deterministic)
         self.precision = Precision(self.device, cfg.amp)
         self.batches = BatchStream(
             self.dataset, cfg.batch_size, self.device, cfg.seed, self.world, channels_last=cfg.channels_last
@@ -354,6 +357,7 @@ class Trainer:
                     metrics = self.train_step()
                 except NonFiniteStep as exc:
                     raise self._nonfinite_error(exc, saved_step) from None
+                self.threads.tick()  # follows the load: fewer threads while other processes keep cores busy
                 self.trackers.advance(self.step)
                 last = self.step == self.total_steps
                 # The same on every process: the finiteness check below is collective.
