@@ -8,7 +8,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 # by `make test` (their tests/ folders are in pyproject.toml's testpaths).
 FAMILIES := gankit-biggan gankit-stylegan gankit-pix2pix gankit-cyclegan gankit-stargan
 
-.PHONY: setup run test docs clean
+.PHONY: setup run test docs check-wheels clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ test: setup
 
 docs: setup
 	$(BIN)/mkdocs build --strict
+
+# Each family package's wheel in a fresh environment holding only gankit and its dependencies, its own
+# tests run there (a few minutes; not part of `make test`).
+check-wheels:
+	bash plugins/check-wheels.sh
 
 clean:
 	rm -rf $(VENV) site build dist *.egg-info
