@@ -93,7 +93,21 @@ def list_runs(folder: Path) -> list[dict[str, Any]]:
                     rows.append(summarize(Path(entry.path)))
     except OSError as exc:
         raise GankitError(f"cannot list runs in {shown(folder)}: {exc.strerror or exc}") from None
+    _share_directions(rows)
     return sorted(rows, key=lambda row: row["name"])
+
+
+def _share_directions(rows: list[dict[str, Any]]) -> None:
+    """Directions are the metric's, not the run's: those that ``gankit eval`` recorded in one run's
+    eval.json mark the same numbers of the others (logged during training, where none are recorded)."""
+    known: dict[str, bool] = {}
+    for row in rows:
+        if row.get("eval"):
+            known |= row["eval"]["higher_is_better"]
+    for row in rows:
+        if row.get("eval"):
+            values = row["eval"]["values"]
+            row["eval"]["higher_is_better"] = {k: known[k] for k in values if k in known}
 
 
 def _is_run(path: Path) -> bool:

@@ -201,3 +201,18 @@ def test_a_metric_declares_no_direction_unless_it_says_so():
     values = {"score": 1.0, "error": 0.5, "junk": 2.0, "count": 3}
     assert _directions(Plain(), values) == {}
     assert _directions(Declared(), values) == {"score": True, "error": False}  # "yes" is not a direction
+
+
+def test_directions_recorded_by_one_runs_eval_mark_anothers_training_evaluations(gankit, runs, tmp_path):
+    shutil.copytree(runs / "a", tmp_path / "runs" / "a")
+    shutil.copytree(runs / "a", tmp_path / "runs" / "trained-only")
+    (tmp_path / "runs" / "trained-only" / "eval.json").unlink()
+    listed = {row["name"]: row for row in json.loads(gankit("runs", "--json").output)}
+    trained = listed["trained-only"]["eval"]
+    assert trained["source"] == "metrics.jsonl" and trained["step"] == 4
+    assert trained["higher_is_better"] == {"modes/modes": True, "modes/high_quality_pct": True, "modes/mode_kl": False}
+    # Alone, nothing says which way its numbers are better: all of them are shown, unmarked.
+    (tmp_path / "runs" / "a" / "eval.json").unlink()
+    alone = json.loads(gankit("runs", "--json").output)[1]["eval"]
+    assert alone["higher_is_better"] == {} and "modes/modes_total" in alone["values"]
+    assert "modes/modes_total 25" in _rows(gankit("runs").output)["trained-only"]
