@@ -197,12 +197,13 @@ def run(
     from gankit.plugins import registry
     from gankit.runs import RunFolder, default_name
 
-    if nproc is not None and nproc > 1 and not current_world().distributed:
-        _launch_torchrun(nproc)
-    world = current_world()
-
     def choose(base: tuple[str, ...]) -> dict[str, Any]:
         return _with_trackers(explicit, base, add_trackers, quiet)
+
+    if nproc is not None and nproc > 1 and not current_world().distributed:
+        _check_before_launch(nproc, resume, choose, set_items, config_file)
+        _launch_torchrun(nproc)
+    world = current_world()
 
     if resume is None and int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
         # torchrun restarted the group after a failure: continue the run instead of starting anew.
@@ -248,6 +249,25 @@ def run(
     _report(summary, _sample_flags(trainer.model.inputs))
     if summary["stopped_by"]:
         raise SystemExit(128 + signal.Signals[summary["stopped_by"]].value)
+
+
+def _check_before_launch(
+    nproc: int, resume: str | None, choose: Any, set_items: tuple[str, ...], config_file: str | None
+) -> None:
+    """What every worker would refuse alike is refused here, in one line, before torchrun starts them."""
+    from gankit.engine.distributed import check_split
+    from gankit.plugins import registry
+
+    if resume is not None:
+        from gankit.resume import prepare_resume
+
+        resolved = prepare_resume(registry(), resume, choose, set_items, config_file, lock=False).run
+    else:
+        from gankit.config import RUN_FIELDS
+        from gankit.resolve import resolve
+
+        resolved = resolve(registry(), choose(RUN_FIELDS["trackers"].default), set_items, config_file)
+    check_split(resolved.config.batch_size, nproc)
 
 
 def _launch_torchrun(nproc: int) -> None:

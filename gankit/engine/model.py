@@ -61,10 +61,18 @@ def expect(obj: Any, kind_type: type, spec: Any) -> Any:
 
 
 class Model:
-    """The networks of a resolved run, built on a device; what training and ``gankit sample`` share."""
+    """The networks of a run, built on a device: what :func:`gankit.load` returns, and what training,
+    ``gankit sample`` and ``gankit eval`` share.
+
+    From Python, :meth:`sample` draws samples and :attr:`generator` is the generating network;
+    :attr:`inputs` says what the generator takes and :attr:`description` what the data is. The
+    networks by name are in ``nets`` (and their EMA copies in ``ema``); ``scheme`` is the training
+    scheme, whose ``generate`` turns filled inputs into samples.
+    """
 
     def __init__(self, run: ResolvedRun, device: torch.device, description: DataDescription):
         cfg = run.config
+        #: The data the run trained on: fields, shapes, classes; ``to_data_units(x)`` maps samples to them.
         self.description = description
         self.scheme: Scheme = expect(run.scheme.create(run.config_for(run.scheme)), Scheme, run.scheme)
         arch: Architecture = expect(
@@ -96,8 +104,13 @@ class Model:
 
     @property
     def generator(self) -> nn.Module:
-        """The network that generates: the EMA copy of the scheme's first averaged network when there is
-        one, else that network (or the one called ``generator``)."""
+        """The network that generates, a ``torch.nn.Module`` on the model's device.
+
+        It is the EMA copy of the scheme's first averaged network when the run kept one, else that
+        network (or the one called ``generator``). It takes the generation inputs in order (``G(z)``,
+        ``G(z, label)``); :meth:`sample` fills them and calls the scheme, which is the safer way to
+        generate. Changing its weights changes what :meth:`sample` returns.
+        """
         name = next(iter(self.scheme.ema_networks), "generator")
         return self.ema[name].shadow if name in self.ema else self.nets[name]
 
@@ -136,8 +149,33 @@ class Model:
         given: dict[str, Any] | None = None,
         from_data: Callable[[str, int], torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """``count`` samples on the CPU from inputs seeded by ``seed``: the same samples every time, for
-        any ``batch_size``. ``given`` fixes inputs (``{"label": 7}``); see :meth:`fill_inputs`."""
+        """``count`` samples on the CPU, generated in eval mode with the EMA networks when there are any.
+
+        The inputs are drawn from ``seed`` in fixed blocks, so sample ``i`` gets the same inputs for any
+        ``count`` above ``i`` and any ``batch_size``: the same call gives the same samples every time
+        (across batch sizes, the same up to float rounding).
+
+        Args:
+            count: How many samples.
+            seed: Seed of the noise (and of any other input drawn at random).
+            batch_size: Samples generated per forward pass; it changes memory use, not the inputs.
+            given: Values of generation inputs by name, instead of drawn ones, the same for every
+                sample: ``{"label": 7}`` (class 7), ``{"domains": [1, 0, 1]}`` (an ``Attributes``
+                input), an ``Option``'s value (``{"truncation": 0.7}``), images for a ``FromData``
+                input (a tensor in ``[-1, 1]``; they decide the count, ``count`` at most). The names
+                are those of :attr:`inputs`.
+            from_data: For a ``FromData`` input left out of ``given``: ``from_data(field, count)``
+                returns that many samples of the data's field (``gankit sample`` takes them from the
+                run's data set).
+
+        Returns:
+            A float tensor of shape ``(count, *shape)`` in ``[-1, 1]`` (images: ``(count, C, H, W)``),
+            on the CPU. ``description.to_data_units`` maps it to the data's own units.
+
+        Raises:
+            GankitError: A ``given`` name or value does not fit the model's inputs (the message
+                lists them).
+        """
         return self.generate_all(self.fill_inputs(count, seed, given, from_data), batch_size)
 
     def generate_all(self, values: dict[str, Any], batch_size: int = 1024) -> torch.Tensor:
