@@ -20,6 +20,7 @@ import attrs
 import torch
 
 from gankit import safe_files
+from gankit.config import saved_config
 from gankit.errors import GankitError
 from gankit.safe_files import read_bounded, shown
 
@@ -208,6 +209,7 @@ def load(path: str | Path) -> TrainingState:
             raise ValueError("config needs the sections run and components")
         if not isinstance(config.get("data_description", {}), dict):
             raise ValueError("data_description must be an object")
+        config = saved_config(config, f"checkpoint {where}")
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GankitError(f"{where} is a damaged gankit checkpoint: {type(exc).__name__}: {exc}") from None
     state = TrainingState(config, counters, networks, ema, optimizers, scaler, rng, trackers, scheme, regularizers)

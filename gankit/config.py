@@ -19,6 +19,7 @@ import attrs
 
 from gankit.engine.lr_schedule import LR_SCHEDULES
 from gankit.errors import GankitError, choice_error
+from gankit.limits import MAX_RESOLUTION
 
 AMP_CHOICES = ("auto", "on", "off", "fp16", "bf16")
 OPTIMIZER_CHOICES = ("adam", "rmsprop")
@@ -132,7 +133,7 @@ class RunConfig:
     keep_checkpoints: int = attrs.field(default=3, validator=_positive)
     data_root: str | None = None
     download: bool = False
-    resolution: int | None = attrs.field(default=None, validator=_positive)
+    resolution: int | None = attrs.field(default=None, validator=[_positive, _at_most(MAX_RESOLUTION)])
     #: Component name -> option name -> value, as given; validated against each component's config.
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
@@ -337,6 +338,46 @@ def split_toml(data: dict[str, Any]) -> tuple[dict, dict]:
 def typed_run_values(values: dict[str, Any]) -> dict[str, Any]:
     types_by_name = _field_types(RunConfig)
     return {k: convert_value(k, v, types_by_name[k]) for k, v in values.items()}
+
+
+def saved_config(saved: Any, where: str) -> dict[str, Any]:
+    """A saved run configuration (config.json, a checkpoint's or a model folder's) with its layout checked
+    and its run settings typed as :class:`RunConfig` declares them; else one line naming the bad value.
+
+    What a file holds is not trusted to be what gankit wrote: ``"z_dim": 2.5``, ``"regs": 5`` or
+    ``"options": []`` would otherwise fail deep inside resolution with a TypeError.
+    """
+    layout = '{"run": {setting: value}, "components": {name: {"options": {option: value}}}}'
+
+    def bad(what: str) -> GankitError:
+        return GankitError(f"{where} holds an invalid run configuration: {what}; expected {layout}")
+
+    if not isinstance(saved, dict):
+        raise bad(f"it is a {type(saved).__name__}, not an object")
+    run, components = saved.get("run"), saved.get("components")
+    for section, value in (("run", run), ("components", components)):
+        if not isinstance(value, dict):
+            raise bad(f"{section!r} is {_shown_value(value)}, not an object")
+    for name, component in components.items():
+        if not isinstance(component, dict) or not isinstance(component.get("options", {}), dict):
+            raise bad(f"component {name!r} is {_shown_value(component)}")
+    options = run.get("options", {})
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise bad(f"run options are {_shown_value(options)}, expected component name -> options")
+    types_by_name = _field_types(RunConfig)
+    typed = {}
+    for key, value in run.items():
+        if key in types_by_name and key != "options":
+            try:
+                typed[key] = convert_value(key, value, types_by_name[key])
+            except GankitError as exc:
+                raise GankitError(f"{where} holds an invalid run configuration: {exc}") from None
+    return dict(saved, run=dict(run, **typed), components={n: dict(c) for n, c in components.items()})
+
+
+def _shown_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def make_run_config(values: dict[str, Any]) -> RunConfig:

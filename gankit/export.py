@@ -488,14 +488,16 @@ def read_config(folder: Path) -> dict[str, Any]:
     raw = safe_files.read_bounded(path, "model config", safe_files.MAX_TEXT_BYTES)
     try:
         config = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise GankitError(f"{str(path)!r} is not valid JSON: {exc}") from None
     if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
         got = config.get("format") if isinstance(config, dict) else None
         raise GankitError(f"{str(path)!r} is not a gankit model config (format {got!r}, expected {MODEL_FORMAT!r})")
     if not all(isinstance(config.get(k), dict) for k in ("run", "components", "data_description")):
         raise GankitError(f"{str(path)!r} is damaged: it needs the sections run, components and data_description")
-    return config
+    from gankit.config import saved_config
+
+    return saved_config(config, f"model config {str(path)!r}")
 
 
 def load_folder(folder: str | Path, device: Any) -> tuple[Any, Any, Path]:

@@ -45,8 +45,31 @@ class ComponentSpec:
         return build_options(self, options or {})
 
     def create(self, config: Any, *args: Any) -> Any:
-        factory = self.resolve_factory()
-        return factory(config, *args)
+        """The component, built by its factory. A factory that cannot be imported or called, or that fails
+        with anything but a :class:`GankitError`, is one line naming the component and its plugin."""
+        from gankit.errors import bug_message, machine_failure
+
+        label = f"{self.kind} {self.name!r} (plugin {self.plugin!r})"
+        pointer = f"; see: gankit plugins show {self.plugin}"
+        try:
+            factory = self.resolve_factory()
+        except (ImportError, AttributeError) as exc:
+            raise GankitError(
+                f"{label} cannot be loaded: its factory {self.factory!r} does not import "
+                f"({type(exc).__name__}: {exc}){pointer}"
+            ) from None
+        if not callable(factory):
+            raise GankitError(
+                f"{label} cannot be built: its factory is a {type(factory).__name__}, not a callable{pointer}"
+            )
+        try:
+            return factory(config, *args)
+        except GankitError:
+            raise
+        except Exception as exc:
+            known = machine_failure(exc)
+            whose = "gankit" if self.plugin.startswith("builtins.") else f"plugin {self.plugin!r}"
+            raise GankitError(f"{label}: {known}" if known else bug_message(exc, label, whose)) from None
 
 
 class Registry:

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from gankit import checkpoint
-from gankit.config import RESUMABLE_FIELDS, RUN_FIELDS
+from gankit.config import RESUMABLE_FIELDS, RUN_FIELDS, saved_config
 from gankit.errors import GankitError
 from gankit.registry import Registry
 from gankit.resolve import ResolvedRun, resolve
@@ -81,7 +81,7 @@ def _read_config(path: Path) -> dict[str, Any]:
             raise TypeError("run must be an object")
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise GankitError(f"cannot resume from {str(path)!r}: not a gankit run configuration ({exc})") from None
-    return saved
+    return saved_config(saved, shown(path))
 
 
 def _check_resumable(saved: dict[str, Any], now: dict[str, Any]) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from typing import Any
 
 import click
 
 from gankit import __version__
-from gankit.errors import GankitError
+from gankit.errors import TRACEBACK_ENV, GankitError, bug_message, machine_failure
 from gankit.plugins import CLI_DISABLED_KEY, CLI_STRICT_KEY, load_plugins, split_names
 
 #: Built-in subcommands: name -> "module:attribute", imported only when invoked.
@@ -49,6 +50,12 @@ class UserError(click.ClickException):
     """A :class:`GankitError` on its way out: ``Error: <message>`` and exit status 2."""
 
     exit_code = 2
+
+
+class Failure(click.ClickException):
+    """What no check foresaw (the machine out of memory, a bug): ``Error: <one line>`` and exit status 1."""
+
+    exit_code = 1
 
 
 def _broken_command(name: str, why: str, plugin: str | None) -> click.Command:
@@ -138,6 +145,25 @@ class GankitGroup(click.Group):
             return super().invoke(ctx)
         except GankitError as exc:
             raise UserError(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            # One line for anything else too: the machine's failures are worded as such, and a bug says it
+            # is one and where its traceback went (GANKIT_TRACEBACK=1 shows it here instead).
+            if os.environ.get(TRACEBACK_ENV, "").strip() not in ("", "0"):
+                raise
+            raise Failure(machine_failure(exc) or bug_message(exc, *_where(ctx))) from None
+
+
+def _where(ctx: click.Context) -> tuple[str, str]:
+    """What failed and whose code it is: ``("gankit sample", "gankit")``, or a plugin's command and plugin."""
+    name = ctx.invoked_subcommand or ""
+    if name and name not in COMMANDS:
+        plugins = _plugins_or_none()
+        owner = plugins.command_plugin(name) if plugins is not None else None
+        if owner:
+            return f"command {name!r}", f"plugin {owner!r}"
+    return f"gankit {name}".strip(), "gankit"
 
 
 def _plugins_or_none() -> Any:

@@ -123,3 +123,16 @@ def init_world(device_name: str) -> tuple[World, str]:
     if device_name.startswith("cuda:"):
         raise GankitError("under torchrun each rank uses the GPU of its LOCAL_RANK: pass --device cuda or auto")
     return world, device_name
+
+
+def check_split(batch_size: int, processes: int) -> None:
+    """The global batch must split evenly over the processes; checked before torchrun starts any, since
+    torchrun reports a worker's refusal with tracebacks of its own."""
+    if processes > 1 and batch_size % processes:
+        fits = [n for n in range(2, min(batch_size, 64) + 1) if batch_size % n == 0][:6]
+        hint = f" or --nproc {', '.join(map(str, fits))}" if fits else ""
+        raise GankitError(
+            f"--batch-size {batch_size} does not split evenly over --nproc {processes} processes; "
+            f"use a batch size that is a multiple of {processes} (like {batch_size + processes - batch_size % processes})"
+            f"{hint}"
+        )

@@ -7,6 +7,8 @@ from pathlib import Path
 import torch
 
 from gankit import DataDescription, DataRequest, GankitError, TensorDataset
+from gankit.limits import check_data_size
+from gankit.safe_files import shown
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 DEFAULT_RESOLUTION = 64
@@ -19,12 +21,17 @@ def folder(config, request: DataRequest) -> TensorDataset:
     if not request.root:
         raise GankitError("--data folder needs --data-root DIR, the folder that holds the images")
     root = Path(request.root)
-    if not root.is_dir():
-        raise GankitError(f"--data-root {str(root)!r} is not a folder")
+    try:
+        is_dir = root.is_dir()
+    except OSError as exc:  # a name too long for the file system
+        raise GankitError(f"--data-root {shown(root)} cannot be used: {exc.strerror or exc}") from None
+    if not is_dir:
+        raise GankitError(f"--data-root {shown(root)} is not a folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
     if not files:
         raise GankitError(f"no images under {str(root)!r} (looked for {', '.join(sorted(EXTENSIONS))})")
     resolution = request.resolution or DEFAULT_RESOLUTION
+    check_data_size(len(files), config.channels, resolution, f"folder:{root.name}")
     mode = "RGB" if config.channels == 3 else "L"
     # Class labels from sub-folder names, when the images are sorted into sub-folders.
     class_names = sorted({p.parent.relative_to(root).as_posix() for p in files})
@@ -33,8 +40,9 @@ def folder(config, request: DataRequest) -> TensorDataset:
         try:
             with Image.open(path) as img:
                 tensor = pil_to_tensor(img.convert(mode))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise GankitError(f"cannot read image {str(path)!r}: {exc}") from None
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            # A header may claim 100000 x 100000 pixels: PIL refuses to decode it (a decompression bomb).
+            raise GankitError(f"cannot read image {shown(path)}: {' '.join(str(exc).split())}") from None
         side = min(tensor.shape[-2:])
         tensor = resize(center_crop(tensor, [side, side]), [resolution, resolution], antialias=True)
         images.append(tensor)
