@@ -312,9 +312,15 @@ class TrackerContext:
 class Tracker:
     """Receives what a run reports. Every method is optional; none may slow the training step.
 
-    The engine isolates trackers: one that raises is switched off with a one-line warning and the
-    run goes on, so a tracking service can never break training.
+    The engine isolates trackers: each runs on a thread of its own, fed through a bounded queue (a
+    tracker that falls behind loses records, with one warning, and never slows the step), and one that
+    raises is switched off with a one-line warning and the run goes on, so a tracking service can
+    never stall or break training.
     """
+
+    #: Call this tracker on the training thread, in step with it, instead of on a thread of its own:
+    #: for fast, local records that must be written before the checkpoint of their step (metrics.jsonl).
+    inline: bool = False
 
     def start(self, config: dict[str, Any], total_steps: int, first_step: int) -> None:
         """Called once before the first step with the resolved configuration (``config.json``)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import errno
+import fcntl
 import os
 import re
 import stat
@@ -34,37 +36,97 @@ class RunFolder:
     def lock(self) -> RunFolder:
         """Take the run folder for this process; a second gankit writing into it is refused.
 
-        An advisory ``flock`` on ``.lock``: the kernel drops it when the holder exits, however it dies,
-        so a killed run never leaves the folder locked.
+        An advisory ``flock`` on the run folder itself, and one on ``.lock`` (which holds the pid, for
+        the refusal's message). The kernel drops both when the holder exits, however it dies, so a
+        killed run never leaves the folder locked. The folder's lock is what counts: ``.lock`` can be
+        deleted while a run trains (and a new one made by the next process), the folder cannot while it
+        holds the run. ``.lock`` is locked too for file systems without locks on folders, where it is
+        the only lock, and gankit versions that locked only it.
         """
-        import fcntl
-
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self.check_confined()
-            # O_NOFOLLOW: a .lock symlinked elsewhere would have us truncate that file.
-            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(self.path / ".lock", flags, 0o666)
-            handle = open(fd, "a+")  # noqa: SIM115 - held for the life of the run
+            folder_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise GankitError(f"cannot create run folder {str(self.path)!r}: {exc.strerror or exc}") from None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _lock_holder(handle)
-            handle.close()
-            raise GankitError(
-                f"run folder {str(self.path)!r} is in use by another gankit process (pid {holder}); "
-                "wait for it to finish or pick another --name"
-            ) from None
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+            if not _flock(folder_fd):
+                raise self._in_use(_lock_holder(self.path / ".lock"))
+            handle = self._lock_file()
+        except BaseException:
+            os.close(folder_fd)
+            raise
+        self._folder_fd = folder_fd
         self._lock_handle = handle
         # Temporary files of a write that a crash interrupted: the rename never happened, so drop them.
         for stale in [*self.checkpoints.glob(".*.tmp"), *self.path.glob(".*.tmp")]:
             stale.unlink(missing_ok=True)
         return self
+
+    def _lock_file(self) -> IO[str]:
+        """Create or open ``.lock``, lock it and write this process's pid into it."""
+        path = self.path / ".lock"
+        # O_NOFOLLOW: a .lock symlinked elsewhere would have us truncate that file.
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        for _ in range(100):
+            try:
+                handle = open(os.open(path, flags, 0o666), "a+")  # noqa: SIM115 - held for the life of the run
+            except OSError as exc:
+                raise GankitError(f"cannot create run folder {str(self.path)!r}: {exc.strerror or exc}") from None
+            if not _flock(handle.fileno()):
+                holder = _lock_holder(path)
+                handle.close()
+                raise self._in_use(holder)
+            if _same_file(handle.fileno(), path):
+                handle.truncate(0)
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+                return handle
+            # Removed by its holder between our open and our lock (where folders cannot be locked): the
+            # lock we got is on a file nobody else will look at. Take the one that is there now.
+            handle.close()
+        raise GankitError(f"cannot lock run folder {str(self.path)!r}: its .lock keeps being replaced")
+
+    def _in_use(self, holder: str) -> GankitError:
+        return GankitError(
+            f"run folder {str(self.path)!r} is in use by another gankit process (pid {holder}); "
+            "wait for it to finish or pick another --name"
+        )
+
+    def keep_lock_file(self) -> None:
+        """Put ``.lock`` back if someone deleted it while this process holds the folder (cheap: two stats).
+
+        The folder's own lock already refuses other processes; this keeps the pid in their message.
+        """
+        handle = getattr(self, "_lock_handle", None)
+        if (
+            handle is None
+            or getattr(self, "_folder_fd", None) is None
+            or _same_file(handle.fileno(), self.path / ".lock")
+        ):
+            return
+        try:
+            fresh = self._lock_file()
+        except GankitError:
+            return  # another file we cannot take: keep what we hold
+        handle.close()
+        self._lock_handle = fresh
+
+    def release(self) -> None:
+        """Give the folder back at the end of a run, removing ``.lock`` while still holding both locks:
+        a process that wants the folder takes its lock first, and reads ``.lock`` only then."""
+        handle = getattr(self, "_lock_handle", None)
+        if handle is None:
+            return
+        path = self.path / ".lock"
+        try:
+            if _same_file(handle.fileno(), path):
+                path.unlink()
+        except OSError:
+            pass  # a read-only folder, say: a stale .lock is harmless (the kernel dropped its lock)
+        handle.close()
+        os.close(self._folder_fd)
+        self._lock_handle = self._folder_fd = None
 
     def check_confined(self) -> None:
         """Refuse a folder whose files lead elsewhere: writing a run follows symlinks (appending to
@@ -118,6 +180,7 @@ class RunFolder:
 
     def save_checkpoint(self, state: checkpoint.TrainingState, step: int, keep: int) -> Path:
         """Write the checkpoint, then point ``latest`` at it, then drop the oldest beyond ``keep``."""
+        self.keep_lock_file()
         path = self.checkpoint_path(step)
         checkpoint.save(state, path)
         checkpoint.write_atomic(self.checkpoints / "latest", (path.name + "\n").encode())
@@ -139,13 +202,48 @@ _CONFINED = (
 )
 
 
-def _lock_holder(handle: IO[str], wait: float = 1.0) -> str:
-    """The pid in a held lock file. The holder writes it just after taking the lock, so a process that
-    lost a race by microseconds can find the file still empty: it looks again for up to ``wait`` s."""
+def _flock(fd: int) -> bool:
+    """An exclusive lock on ``fd`` without waiting: ``False`` when another process holds it.
+
+    A file system that cannot lock a folder (NFS turns ``flock`` into a POSIX lock, which needs a file
+    open for writing) counts as locked by us: ``.lock`` is then the lock, as it was before folders were.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return True
+        raise
+    return True
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        there = os.lstat(path)
+    except OSError:
+        return False
+    here = os.fstat(fd)
+    return (here.st_ino, here.st_dev) == (there.st_ino, there.st_dev)
+
+
+def _lock_holder(path: Path, wait: float = 1.0) -> str:
+    """The pid in a held lock's ``.lock``. The holder writes it just after taking the lock, so a process
+    that lost a race by microseconds can find the file missing or empty: it looks again for up to ``wait`` s."""
     deadline = time.monotonic() + wait
     while True:
-        handle.seek(0)
-        holder = handle.read().strip()
-        if holder or time.monotonic() > deadline:
-            return holder or "unknown"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                holder = (
+                    os.read(fd, 64).decode("ascii", "replace").strip() if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+                )
+            finally:
+                os.close(fd)
+        except OSError:
+            holder = ""
+        if holder.isdigit() or time.monotonic() > deadline:
+            return holder if holder.isdigit() else "unknown"
         time.sleep(0.01)

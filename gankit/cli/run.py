@@ -245,7 +245,10 @@ def run(
     )
     if trainer.compiled is not None:
         click.echo(f"gankit: {trainer.compiled.describe()}", err=True)
-    summary = trainer.fit(folder)
+    try:
+        summary = trainer.fit(folder)
+    finally:
+        folder.release()  # the run is over: leave no stale .lock in its folder
     _report(summary, _sample_flags(trainer.model.inputs))
     if summary["stopped_by"]:
         raise SystemExit(128 + signal.Signals[summary["stopped_by"]].value)

@@ -20,6 +20,10 @@ from gankit import Tracker, TrackerContext
 
 
 class JSONLines(Tracker):
+    # On the training thread: a record is on disk before the checkpoint of its step, which a
+    # crash-resume trims the file back to; a background writer could be behind it, and lose records.
+    inline = True
+
     def __init__(self, config: None, context: TrackerContext):
         self.path = Path(context.run_folder) / "metrics.jsonl"
         # O_NOFOLLOW: a metrics.jsonl symlinked elsewhere must not be appended to.
