@@ -52,14 +52,17 @@ class Field:
 
     @property
     def channels(self) -> int:
+        """Image channels (the first of ``shape``); 1 for points."""
         return self.shape[0] if self.kind == "image" else 1
 
     @property
     def resolution(self) -> int | None:
+        """Pixels per side of an image (the last of ``shape``); ``None`` for points."""
         return self.shape[-1] if self.kind == "image" else None
 
     @property
     def numel(self) -> int:
+        """Numbers in one sample: the product of ``shape``."""
         return math.prod(self.shape)
 
 
@@ -142,14 +145,17 @@ class DataDescription:
 
     @property
     def channels(self) -> int:
+        """The main field's :attr:`Field.channels`."""
         return self.fields[self.main].channels
 
     @property
     def resolution(self) -> int | None:
+        """The main field's :attr:`Field.resolution`."""
         return self.fields[self.main].resolution
 
     @property
     def numel(self) -> int:
+        """The main field's :attr:`Field.numel`."""
         return self.fields[self.main].numel
 
     def field(self, name: str) -> Field:
@@ -269,4 +275,5 @@ class TensorDataset(Dataset):
         self.description = attrs.evolve(description, size=int(fields[description.streams[0][0]].shape[0]))
 
     def stream_sizes(self) -> list[int]:
+        """Samples in each stream (its first field's length), in the order of ``description.streams``."""
         return [int(self.tensors[stream[0]].shape[0]) for stream in self.description.streams]
