@@ -66,6 +66,7 @@ class NetworkRequest:
 
     @property
     def z_dim(self) -> int | None:
+        """The length of the first noise input (``G(z)``'s ``z``); ``None`` when the network takes no noise."""
         noise = [f for f in self.inputs.values() if f.kind == "noise"]
         return noise[0].shape[0] if noise else None
 
@@ -134,9 +135,12 @@ class Loss:
     needs_real_scores: bool = False
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        """D's loss (a scalar) from its scores (logits, ``(N,)``) on real and on fake samples."""
         raise NotImplementedError
 
     def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """G's loss (a scalar) from D's scores on fake samples (and on real ones, given when
+        :attr:`needs_real_scores` is set)."""
         raise NotImplementedError
 
 
