@@ -369,7 +369,8 @@ def saved_config(saved: Any, where: str) -> dict[str, Any]:
     for key, value in run.items():
         if key in types_by_name and key != "options":
             try:
-                typed[key] = convert_value(key, value, types_by_name[key])
+                value = convert_value(key, value, types_by_name[key])
+                typed[key] = list(value) if isinstance(value, tuple) else value  # as JSON holds it
             except GankitError as exc:
                 raise GankitError(f"{where} holds an invalid run configuration: {exc}") from None
     return dict(saved, run=dict(run, **typed), components={n: dict(c) for n, c in components.items()})

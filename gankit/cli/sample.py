@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import click
 
 from gankit.errors import GankitError
+from gankit.safe_files import shown
 
 FORMATS = (".png", ".npy")
 
@@ -24,9 +26,7 @@ FORMATS = (".png", ".npy")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid (or scatter) or a .npy array."
 )
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise."
-)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise.")
 @click.option("--label", type=int, default=None, help="Class of every sample (class-conditional models).")
 @click.option(
     "--input",
@@ -103,18 +103,30 @@ def sample(
         count = max((len(v) for v in given.values() if isinstance(v, torch.Tensor) and v.dim() == 4), default=64)
     values = model.fill_inputs(count, seed, given, from_data=_data_samples(state))
     samples = model.generate_all(values, batch_size)
+    # Written beside the output and renamed over it: a failed write leaves no half file, and an
+    # existing file at -o stays as it was. (-o naming a symlink, to /dev/full say, writes through it.)
+    through, partial = False, out
     try:
+        through = out.is_symlink()
+        if not through and out.exists() and not out.is_file():
+            raise GankitError(f"cannot write samples to {shown(output)}: it exists and is not a regular file")
+        partial = out if through else out.with_name(f".{out.name}.{os.getpid()}.tmp{out.suffix}")
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".npy":
-            np.save(out, model.description.to_data_units(samples).numpy())
+            with open(partial, "wb") as handle:  # np.save(path) would add .npy to the temporary name
+                np.save(handle, model.description.to_data_units(samples).numpy())
         else:
             columns = generation.grid_columns(spec, len(samples)) if label is None else None
-            save_samples(samples, model.description, out, columns=columns, inputs=generation.image_input(spec, values))
+            save_samples(
+                samples, model.description, partial, columns=columns, inputs=generation.image_input(spec, values)
+            )
+        if not through:
+            os.replace(partial, out)
     except OSError as exc:  # /dev/full, a read-only /proc or /sys, a file where a folder should be
-        with contextlib.suppress(OSError):  # no half-written file left behind
-            if out.is_file():
-                out.unlink()
-        raise GankitError(f"cannot write samples to {output!r}: {exc.strerror or exc}") from None
+        if partial != out:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+        raise GankitError(f"cannot write samples to {shown(output)}: {exc.strerror or exc}") from None
     click.echo(f"Wrote {len(samples)} samples from {path} (step {state.counters['step']}) to {out}")
 
 
