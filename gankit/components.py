@@ -335,6 +335,10 @@ class Tracker:
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
         """Scalars at each log step: losses, gradient norms, learning rates, steps/s, GPU memory."""
 
+    def log_progress(self, step: int, metrics: dict[str, float]) -> None:
+        """The scheme's losses at the first step of a run (or of a resumed run's session) when it is no
+        log step: for a live display, so losses show at once. Not a record: keep only ``log_metrics``."""
+
     def log_images(self, step: int, name: str, path: Path) -> None:
         """A picture of samples (a grid, or a scatter plot for points) saved at ``path``."""
 

@@ -383,6 +383,9 @@ class Trainer:
                             self._check_divergence(values)
                         except NonFiniteStep as exc:
                             raise self._nonfinite_error(exc, saved_step) from None
+                elif main and self.step == first_step + 1:
+                    # Losses at once, not only from the first log step (one host read, this step only).
+                    self.trackers.log_progress(self.step, {k: float(v) for k, v in metrics.items()})
                 if main and due["samples"]:
                     sample_path = self.save_samples()
                 if main and due["eval"]:

@@ -92,7 +92,10 @@ def test_jsonl_and_plain_console_lines(gankit, tmp_path):
     result = gankit("run", "--steps", "10", "--log-every", "5", "--name", "plain")
     assert result.exit_code == 0
     lines = [line for line in result.output.splitlines() if line.startswith("step ")]
-    assert lines[0].startswith("step 5/10") and "d_loss" in lines[0] and "steps/s" in lines[0] and "ETA" in lines[0]
+    # The first step's losses at once, then a line per log step with the elapsed time, rate and ETA.
+    assert [line.split()[1] for line in lines] == ["1/10", "5/10", "10/10"]
+    assert "d_loss" in lines[0] and "elapsed" in lines[0] and "ETA" not in lines[0]
+    assert all(w in lines[1] for w in ("d_loss", "g_loss", "elapsed", "steps/s", "ETA"))
     rows = [json.loads(line) for line in (tmp_path / "runs" / "plain" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [5, 10]
     assert {"d_loss", "g_loss", "steps_per_s", "grad_norm/generator", "lr/discriminator"} <= rows[0].keys()
