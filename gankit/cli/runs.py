@@ -45,7 +45,8 @@ def runs_command(folder: str, as_json: bool) -> None:
     \b
     State: finished (all its steps), running (a gankit process holds the run),
     stopped (ended early: by a signal or a crash; continue it with gankit run --resume),
-    empty (nothing written yet), unreadable: <why>.
+    empty (nothing written yet), ended (trained by epochs of a data set of unrecorded
+    size: finished or stopped), unreadable: <why>.
     FOLDER may also be one run folder.
     """
     rows = list_runs(Path(folder))
@@ -127,13 +128,17 @@ def summarize(path: Path) -> dict[str, Any]:
 
 
 def _unreadable(path: Path, reason: str) -> dict[str, Any]:
-    return {"name": path.name, "path": str(path), "state": "unreadable", "reason": reason}
+    return {"name": _name(path), "path": str(path), "state": "unreadable", "reason": reason}
+
+
+def _name(path: Path) -> str:
+    return path.name or path.resolve().name or str(path)  # "gankit runs ." inside a run folder
 
 
 def _summarize(path: Path) -> dict[str, Any]:
     from gankit.errors import GankitError
 
-    row: dict[str, Any] = {"name": path.name, "path": str(path)}
+    row: dict[str, Any] = {"name": _name(path), "path": str(path)}
     holder = lock_holder(path)
     config = _read_config(path)
     records = read_metrics(path)
