@@ -329,6 +329,7 @@ def check_tracker(
         calls: list[tuple[str, tuple[Any, ...]]] = [
             ("start", ({"run": {"steps": 3}, "components": {}}, 3, 0)),
             ("advance", (1,)),
+            ("log_progress", (1, {"d_loss": 1.25, "g_loss": 0.75})),
             ("log_metrics", (1, {"d_loss": 1.25, "g_loss": 0.75, "steps_per_s": 10.0})),
             ("log_images", (1, "samples", image)),
             ("log_evaluation", (1, {"score": 0.5})),
@@ -350,7 +351,9 @@ def check_tracker(
             isinstance(shown, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in shown.items()),
             f"finish() returned {shown!r}, not a dict of str -> str",
         )
-        c.passed("start, advance, log_metrics, log_images, log_evaluation, log_checkpoint, state and finish run")
+        c.passed(
+            "start, advance, log_progress, log_metrics, log_images, log_evaluation, log_checkpoint, state and finish run"
+        )
         if run:
             runs = _Runs(subject, Path(tmp), run_args)
             flags = ("--tracker", subject.flag_value, "--data", "ring8")

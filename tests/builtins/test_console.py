@@ -168,3 +168,21 @@ def test_a_real_run_under_a_pseudo_terminal_shows_steps_losses_and_time(tmp_path
         assert lines and re.fullmatch(first, lines[0]), lines
         assert [line.split()[1] for line in lines] == ["1/30", "10/30", "20/30", "30/30"]
         assert all(re.search(r"elapsed \d:\d\d:\d\d  [\d.]+ steps/s  ETA \d:\d\d:\d\d$", line) for line in lines[1:])
+
+
+TINY = ("--batch-size", "8", "--z-dim", "4", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "--data", "ring8")
+
+
+def step_lines(output: str) -> list[str]:
+    return [line.split()[1] for line in output.splitlines() if line.startswith("step ")]
+
+
+def test_each_session_shows_its_first_steps_losses_once(gankit):
+    fresh = gankit("run", *TINY, "--steps", "4", "--log-every", "2", "--name", "r")
+    assert fresh.exit_code == 0, fresh.output
+    assert step_lines(fresh.output) == ["1/4", "2/4", "4/4"]
+    resumed = gankit("run", "--resume", "runs/r", "--steps", "7")
+    assert resumed.exit_code == 0, resumed.output
+    assert step_lines(resumed.output) == ["5/7", "6/7", "7/7"]
+    every = gankit("run", *TINY, "--steps", "2", "--log-every", "1", "--name", "e")
+    assert step_lines(every.output) == ["1/2", "2/2"]  # a first step that is a log step: one line
