@@ -182,32 +182,53 @@ def _summarize(path: Path) -> dict[str, Any]:
 
 
 def lock_holder(path: Path) -> str | None:
-    """The pid a gankit process holding ``path``'s lock wrote there, or ``None`` when no process holds it.
+    """The pid of the gankit process holding the run folder (``"unknown"`` when its ``.lock`` names
+    none), or ``None`` when no process holds it.
 
-    The lock is an advisory ``flock`` that the kernel drops when its holder exits, so this asks the
-    kernel (a shared lock, taken and dropped at once) instead of trusting the pid a dead run left.
+    A run holds advisory ``flock`` locks on its folder and on ``.lock`` (see
+    :meth:`gankit.runs.RunFolder.lock`), which the kernel drops when the process ends, however it ends.
+    So this asks the kernel, with a shared lock taken and dropped at once, instead of trusting a pid
+    that a dead run left in a file.
     """
-    import fcntl
-
     from gankit.errors import GankitError
     from gankit.safe_files import MAX_POINTER_BYTES, regular_file_size, shown
 
     lock = path / ".lock"
-    if not os.path.lexists(lock):
-        return None
-    try:
-        regular_file_size(lock, ".lock", MAX_POINTER_BYTES, follow=False)
-    except GankitError as exc:
-        raise GankitError(str(exc).replace(f" {shown(lock)}", "")) from None
-    fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
+    has_file = os.path.lexists(lock)
+    if has_file:
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = os.read(fd, 64).decode(errors="replace").strip()
-            return pid if pid.isdigit() else "unknown"
-        fcntl.flock(fd, fcntl.LOCK_UN)
+            regular_file_size(lock, ".lock", MAX_POINTER_BYTES, follow=False)
+        except GankitError as exc:
+            raise GankitError(str(exc).replace(f" {shown(lock)}", "")) from None
+    folder_held = _held(path, os.O_DIRECTORY)
+    file_held = has_file and _held(lock, 0)
+    if not (folder_held or file_held):
         return None
+    try:
+        pid = _read(lock, ".lock", MAX_POINTER_BYTES).decode("ascii", "replace").strip() if has_file else ""
+    except GankitError:
+        pid = ""  # deleted (or replaced) since: the folder's lock is what counts
+    return pid if pid.isdigit() else "unknown"
+
+
+def _held(path: Path, kind: int) -> bool:
+    """Whether another process holds an exclusive ``flock`` on ``path`` (a file system without such
+    locks holds none)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | kind)
+    except OSError:
+        return False  # gone since, or not ours to open: nothing says a run holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
     finally:
         os.close(fd)
 

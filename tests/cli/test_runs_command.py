@@ -85,20 +85,27 @@ def test_a_training_evaluation_newer_than_eval_json_is_shown(gankit, runs, tmp_p
     }
 
 
-def test_a_run_whose_lock_is_held_is_running(gankit, runs, tmp_path):
+def test_a_run_whose_folder_is_held_is_running(gankit, runs, tmp_path):
     from gankit.runs import RunFolder
 
-    shutil.copytree(runs / "half", tmp_path / "runs" / "live")
-    folder = RunFolder(tmp_path / "runs" / "live").lock()
+    live = tmp_path / "runs" / "live"
+    shutil.copytree(runs / "half", live)
+    folder = RunFolder(live).lock()
     try:
         [row] = json.loads(gankit("runs", "--json").output)  # the default folder: runs
         assert (row["state"], row["pid"]) == ("running", str(os.getpid()))
         assert f"running (pid {os.getpid()})" in gankit("runs").output
+        # The folder's own lock counts, not the file that names the pid.
+        (live / ".lock").unlink()
+        [row] = json.loads(gankit("runs", "--json").output)
+        assert (row["state"], row["pid"]) == ("running", "unknown")
     finally:
-        folder._lock_handle.close()
-    # The lock file stays, but nobody holds it: the run is stopped, whatever pid the file names.
-    assert (tmp_path / "runs" / "live" / ".lock").exists()
+        folder.release()
     assert json.loads(gankit("runs", "--json").output)[0]["state"] == "stopped"
+    # A .lock left by a process that died names a pid, but nobody holds it.
+    (live / ".lock").write_text("4242\n")
+    [row] = json.loads(gankit("runs", "--json").output)
+    assert row["state"] == "stopped" and "pid" not in row
 
 
 def test_broken_and_hostile_folders_become_rows_that_say_why(gankit, runs, tmp_path):
