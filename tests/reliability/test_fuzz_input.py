@@ -307,8 +307,8 @@ FLAGS = {
     "--reg": _texts("gp", "r1", "sn", "clip", "gpp"),
     "--data": _texts("digits", "ring8", "grid25", "mnist", "cifar10", "folder", "imagenet"),
     "--scheme": _texts("unconditional", "twin"),
-    "--data-root": st.sampled_from(["/nonexistent/gankit-fuzz", "data", ""]),
-    "--resolution": _ints(-2, 16),
+    "--data-root": st.sampled_from(["/nonexistent/gankit-fuzz", "data", "", "x" * 300]),  # 300: ENAMETOOLONG
+    "--resolution": st.one_of(_ints(-2, 16), st.sampled_from(["4097", "100000", str(2**64)])),
     "--steps": _ints(-1, 3),
     "--epochs": st.sampled_from(["0", "-1", "0.001", "x", "1e-9"]),
     "--batch-size": _ints(-1, 32),
@@ -319,8 +319,7 @@ FLAGS = {
     "--optimizer": _texts("adam", "rmsprop", "sgd"),
     "--n-critic": _ints(-1, 3),
     "--z-dim": _ints(-1, 16),
-    # Known bug (test_seed_beyond_64_bits): no seeds near 2**64 here.
-    "--seed": st.one_of(_ints(-1, 1000), st.integers(0, 2**63 - 1).map(str)),
+    "--seed": st.one_of(_ints(-1, 1000), st.integers(0, 2**66).map(str)),
     "--device": _texts("cpu", "auto", "cuda", "cuda:3", "tpu", "cpu:0"),
     "--deterministic": st.none(),
     "--amp": _texts("auto", "on", "off", "maybe"),
@@ -338,8 +337,11 @@ FLAGS = {
     "--metric": _texts("modes", "digit-quality", "fid"),
     "--eval-every": _ints(-1, 3),
     "--nproc": _ints(-1, 1),  # never a real launch of several processes
-    "--name": st.text(alphabet=st.characters(blacklist_characters="\x00/"), min_size=1, max_size=8).filter(
-        lambda n: n not in (".", "..")
+    "--name": st.one_of(
+        st.text(alphabet=st.characters(blacklist_characters="\x00/"), min_size=1, max_size=8).filter(
+            lambda n: n not in (".", "..")
+        ),
+        st.just("x" * 300),
     ),
 }
 flag_choices = st.tuples(st.permutations(sorted(FLAGS)), st.integers(1, 5)).flatmap(
