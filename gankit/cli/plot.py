@@ -18,6 +18,8 @@ PANEL_SIZE = (4.8, 3.2)
 DPI = 100
 #: Panels a row holds, at most.
 COLUMNS = 3
+#: Panels in one picture, at most (a metrics.jsonl can name any number of keys).
+MAX_PANELS = 24
 
 
 @click.command("plot")
@@ -132,7 +134,10 @@ def build_figure(runs: list[dict[str, Any]], keys: list[str], names: list[str]) 
     for key in keys:
         if key not in present:
             raise choice_error("metric (--metric)", key, present)
-    keys = list(dict.fromkeys(keys)) or default_keys(runs)
+    chosen = list(dict.fromkeys(keys))
+    if len(chosen) > MAX_PANELS:
+        raise GankitError(f"{len(chosen)} --metric keys; one picture holds at most {MAX_PANELS} panels")
+    keys = chosen or default_keys(runs)[:MAX_PANELS]
     if not keys:
         raise GankitError(f"no losses or eval metrics to plot; choose with --metric ({', '.join(present)})")
     try:

@@ -350,7 +350,8 @@ def _launch_torchrun(nproc: int) -> None:
             skip = True
         elif not arg.startswith("--nproc="):
             args.append(arg)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    launcher = "import sys; from gankit.engine.distributed import launch; sys.exit(launch(sys.argv[1:]))"
+    command = [sys.executable, "-c", launcher, "--standalone", f"--nproc-per-node={nproc}"]
     # Global options (before `run`) reach the workers through their environment variables.
     from gankit.plugins import CLI_DISABLED_KEY, CLI_STRICT_KEY, DISABLE_ENV, STRICT_ENV
 

@@ -91,3 +91,22 @@ def test_bad_input_is_one_line(gankit, runs, tmp_path, args, expected):
     line = one_error_line(gankit("plot", *(places.get(a, a) for a in args)))
     assert expected in line
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_run_naming_hundreds_of_metrics_gets_a_bounded_picture(gankit, runs, tmp_path):
+    import json
+    import shutil
+
+    shutil.copytree(runs / "b", tmp_path / "many")
+    with open(tmp_path / "many" / "metrics.jsonl", "a") as metrics:
+        metrics.write(json.dumps({"step": 4, **{f"eval/junk/k{i:03d}": float(i) for i in range(300)}}) + "\n")
+    result = gankit("plot", str(tmp_path / "many"), "-o", "many.png")
+    assert result.exit_code == 0, result.output
+    assert f"({plot.MAX_PANELS} panels: d_loss, g_loss, eval/junk/k000," in result.output
+    assert (
+        _picture(tmp_path / "many.png").shape[0] < (plot.MAX_PANELS // plot.COLUMNS + 1) * plot.PANEL_SIZE[1] * plot.DPI
+    )
+    chosen = [a for i in range(plot.MAX_PANELS + 1) for a in ("--metric", f"eval/junk/k{i:03d}")]
+    assert "one picture holds at most 24 panels" in one_error_line(
+        gankit("plot", str(tmp_path / "many"), *chosen, "-o", "x.png")
+    )
