@@ -136,3 +136,20 @@ def check_split(batch_size: int, processes: int) -> None:
             f"use a batch size that is a multiple of {processes} (like {batch_size + processes - batch_size % processes})"
             f"{hint}"
         )
+
+
+def launch(argv: list[str]) -> int:
+    """torchrun (``python -m torch.distributed.run ARGV``) minus its traceback when a process fails.
+
+    Each gankit process says why it failed in its own ``Error:`` line; torchrun would then add a
+    ChildFailedError traceback and a summary. Returns the exit status of the first process that failed.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    try:
+        run(parse_args(argv))
+    except ChildFailedError as exc:
+        codes = [failure.exitcode for _, failure in sorted(exc.failures.items())]
+        return next((code for code in codes if code > 0), 1)
+    return 0
