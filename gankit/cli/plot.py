@@ -36,6 +36,8 @@ MAX_PANELS = 24
 def plot_command(runs: tuple[str, ...], output: str, keys: tuple[str, ...]) -> None:
     """Plot loss curves and eval metrics of one or more runs into one picture, a panel per metric.
 
+    Each run has a colour of its own, named in the legend; a cross marks gankit eval's result (eval.json).
+
     \b
     Examples:
       gankit plot runs/NAME -o curves.png
