@@ -107,8 +107,8 @@ class RunFolder:
             return
         try:
             fresh = self._lock_file()
-        except GankitError:
-            return  # another file we cannot take: keep what we hold
+        except (GankitError, OSError):
+            return  # another process's file, or a full disk: keep what we hold, the folder's lock counts
         handle.close()
         self._lock_handle = fresh
 
