@@ -4,7 +4,6 @@ Losses show from the first step; plain lines carry the elapsed time, the rate an
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import re
@@ -12,7 +11,6 @@ import select
 import struct
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
@@ -21,6 +19,9 @@ from gankit_builtins.trackers import ConsoleConfig
 from gankit_builtins.trackers.console import HEARTBEAT_S, Console, terminal_columns
 
 from gankit import TrackerContext
+
+fcntl = pytest.importorskip("fcntl")  # pseudo-terminals: POSIX only
+termios = pytest.importorskip("termios")
 
 FIRST = {"d_loss": 1.3642, "g_loss": 0.7264}
 LOGGED = {"d_loss": 0.8197, "g_loss": 1.538, "steps_per_s": 10.0, "grad_norm/generator": 2.0}
