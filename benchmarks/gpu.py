@@ -1,8 +1,11 @@
-"""GPU throughput: DCGAN at 64 px, batch 256, in float32, AMP, AMP + channels-last and AMP + compile,
-and the seed workload (MNIST MLPs, batch 100) against the seed's own loop moved to the GPU.
+"""GPU throughput: DCGAN at 64 px, batch 256, in float32, AMP, AMP + channels-last and AMP + compile;
+the seed workload (MNIST MLPs, batch 100) against the seed's own loop moved to the GPU; the five families
+in plugins/ (BigGAN and StyleGAN2 at 32 px on CIFAR-10-format files, pix2pix, CycleGAN and StarGAN on
+their digits tasks) in float32 and AMP; and two runs sharing the machine against each alone.
 
 Run through benchmarks/gpu.sh (under 5 minutes on one H100/H200). Without CUDA it runs the same code on
-the CPU at toy sizes (``--smoke``), which is how the test suite keeps it working.
+the CPU at toy sizes (``--smoke``), which is how the test suite keeps it working. Without ``--data-root``
+the CIFAR-10 rows train on random images written here in CIFAR-10's own on-disk format (speed only).
 """
 
 from __future__ import annotations
@@ -66,19 +69,38 @@ def images_per_second(trainer, steps: int, warmup: int) -> tuple[float, float]:
     return statistics.median(rates), warm
 
 
+SECTIONS = ("dcgan", "seed", "families", "contention")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="toy sizes, for a CPU check of the script")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}")
+    parser.add_argument("--data-root", type=Path, help="a folder holding the real cifar-10-batches-py/")
     args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    if unknown := [s for s in chosen if s not in SECTIONS]:
+        parser.error(f"unknown section {unknown[0]!r}; choose from: {', '.join(SECTIONS)}")
     smoke = args.smoke or args.device == "cpu"
     device = args.device
     name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU (smoke run: toy sizes)"
     print(f"device: {name}; torch {torch.__version__}", flush=True)
+    with tempfile.TemporaryDirectory() as work:
+        if "dcgan" in chosen or "seed" in chosen:
+            dcgan_and_seed(device, name, smoke, Path(work), chosen)
+        if "families" in chosen:
+            families(device, name, smoke, Path(work), args.data_root)
+        if "contention" in chosen:
+            sharing(device, name, smoke, Path(work))
+
+
+def dcgan_and_seed(device: str, name: str, smoke: bool, work: Path, chosen: list[str]) -> None:
     size, batch, steps, warmup, count = (16, 8, 2, 2, 64) if smoke else (64, 256, 30, 15, 2048)
 
     rows = []
-    with tempfile.TemporaryDirectory() as work:
+    rates = {}
+    if "dcgan" in chosen:
         write_images(Path(work) / "images", count, size)
         base = {
             "data": "folder", "data_root": str(Path(work) / "images"), "resolution": size, "arch": "dcgan",
@@ -92,7 +114,6 @@ def main(argv: list[str] | None = None) -> None:
         }
         if smoke:  # compiling takes a minute on 2 CPU cores; tests/test_compile.py covers --compile there
             del configs["AMP + compile"]
-        rates = {}
         for label, extra in configs.items():
             trainer = trainer_for(base | extra, device)
             rate, warm = images_per_second(trainer, steps, warmup)
@@ -105,7 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         print()
         print(f"### DCGAN {size} px, batch {batch} ({name})\n")
         print(throughput.table(["setup", "images/s", "× fp32", "warm-up s"], rows))
+        print(f"\nAMP ÷ fp32: {rates['AMP (fp16)'] / rates['fp32']:.2f} (target ≥ 1.6)")
 
+    if "seed" in chosen:
         root = throughput.write_mnist_idx(Path(work) / "mnist", 600 if smoke else 60_000)
         seed_rate = seed_loop_on(device, root, 5 if smoke else 300)
         gankit_rates = {}
@@ -121,7 +144,135 @@ def main(argv: list[str] | None = None) -> None:
             [label, f"{rate:.0f}", f"{rate / seed_rate:.2f}"] for label, rate in gankit_rates.items()
         ]
         print(throughput.table(["loop", "steps/s", "× seed"], seed_rows))
-    print(f"\nAMP ÷ fp32: {rates['AMP (fp16)'] / rates['fp32']:.2f} (target ≥ 1.6)")
+
+
+#: The families in plugins/: label -> (package, run settings, --set items at full size, at smoke size).
+#: Full sizes are each package's GPU recipe: BigGAN's StudioGAN CIFAR-10 defaults, StyleGAN2 at the size of
+#: stylegan2-ada's cifar config (its README), the translation families' defaults on their digits tasks.
+FAMILIES: dict[str, tuple[str, dict, tuple[str, ...], tuple[str, ...]]] = {
+    "BigGAN, CIFAR-10 32 px": (
+        "gankit_biggan",
+        {"arch": "biggan", "data": "cifar10"},
+        (),
+        ("arch.g_channels=8", "arch.d_channels=8", "arch.shared_dim=8"),
+    ),
+    "StyleGAN2, CIFAR-10 32 px": (
+        "gankit_stylegan",
+        {"arch": "stylegan2", "data": "cifar10", "z_dim": 512},
+        ("arch.w_dim=512", "arch.channel_base=32768", "arch.channel_max=512"),
+        ("arch.w_dim=8", "arch.channel_base=64", "arch.channel_max=8"),
+    ),
+    "pix2pix, pix2pix-digits": ("gankit_pix2pix", {"data": "pix2pix-digits"}, (), ("pix2pix.ngf=4", "pix2pix.ndf=4")),
+    "CycleGAN, cyclegan-digits": (
+        "gankit_cyclegan",
+        {"data": "cyclegan-digits"},
+        (),
+        ("cyclegan.ngf=4", "cyclegan.ndf=4"),
+    ),
+    "StarGAN, stargan-digits": (
+        "gankit_stargan",
+        {"arch": "stargan", "data": "stargan-digits"},
+        (),
+        ("stargan.g_conv_dim=4", "stargan.d_conv_dim=4", "stargan.g_repeat_num=1"),
+    ),
+}
+
+
+def write_fake_cifar10(root: Path, per_batch: int) -> Path:
+    """Random images in CIFAR-10's on-disk format (cifar-10-batches-py/, Python 2 pickles), as
+    tests/builtins/test_data.py writes them; torchvision's md5 check is lifted by :func:`unverified_cifar`."""
+    import pickle
+    import struct
+
+    def py2_pickle(obj: dict) -> bytes:  # byte-string keys, as the real files have
+        blob = pickle.dumps(obj, protocol=2)
+        for key in obj:
+            encoded = key.encode()
+            blob = blob.replace(
+                b"X" + struct.pack("<I", len(encoded)) + encoded, b"U" + bytes([len(encoded)]) + encoded
+            )
+        return blob
+
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
+        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        labels = [int(v) for v in (np.arange(per_batch) + index) % 10]
+        (folder / name).write_bytes(py2_pickle({"batch_label": f"batch {index}", "data": data, "labels": labels}))
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    meta = {"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(py2_pickle(meta))
+    return root
+
+
+def unverified_cifar() -> None:
+    """Let torchvision read the fake files: its md5s are those of the real download (this process only)."""
+    import torchvision.datasets.cifar as cifar
+
+    cifar.check_integrity = lambda path, md5=None: Path(path).is_file()
+    cifar.CIFAR10._check_integrity = lambda self: all(
+        (Path(self.root) / self.base_folder / name).is_file() for name, _ in self.train_list + self.test_list
+    )
+
+
+def families(device: str, name: str, smoke: bool, work: Path, data_root: Path | None) -> None:
+    """Each family's images/s in float32 and AMP (fp16 on CUDA, bf16 on the CPU)."""
+    from gankit.errors import GankitError
+
+    if data_root is None:
+        data_root = write_fake_cifar10(work / "cifar", 8 if smoke else 2000)
+        unverified_cifar()
+    steps, warmup = (1, 1) if smoke else (20, 10)
+    rows = []
+    for label, (package, settings, full, tiny) in FAMILIES.items():
+        settings = settings | {"data_root": str(data_root)}
+        if smoke:
+            settings |= {"batch_size": 4, "n_critic": 1, "z_dim": 8}
+        rates = {}
+        try:
+            for amp in ("off", "on"):
+                trainer = trainer_for(settings | {"amp": amp}, device, *(tiny if smoke else full))
+                rates[amp], _ = images_per_second(trainer, steps, warmup)
+                batch = trainer.batches.batch_size
+                del trainer
+                if device.startswith("cuda"):
+                    torch.cuda.empty_cache()
+        except GankitError as exc:  # the family is not installed (or disabled): say so, measure the others
+            folder = package.replace("_", "-")
+            rows.append([label, "unavailable", "", "", f"{exc} (pip install -e plugins/{folder})"])
+            continue
+        rows.append(
+            [label, f"{rates['off']:.0f}", f"{rates['on']:.0f}", f"{rates['on'] / rates['off']:.2f}", f"batch {batch}"]
+        )
+        print(f"{label}: {rates['off']:.0f} / {rates['on']:.0f} images/s (fp32 / AMP)", flush=True)
+    print(f"\n### Families in plugins/ ({name})\n")
+    print(throughput.table(["family, data", "fp32 images/s", "AMP images/s", "AMP ÷ fp32", ""], rows))
+
+
+def sharing(device: str, name: str, smoke: bool, work: Path) -> None:
+    """Two `gankit run` of the seed workload side by side on this machine (on the GPU: both on it) against
+    each alone, with gankit's thread choice and with PyTorch's default; see benchmarks/contention.py."""
+    import contention
+
+    root = throughput.write_mnist_idx(work / "mnist-sharing", 600 if smoke else 60_000)
+    flags, steps = contention.WORKLOADS["seed workload (MNIST MLPs, batch 100)"]
+    flags = tuple(f.replace("{mnist}", str(root)) for f in flags) + ("--device", device)
+    default_threads = contention.torch_default_threads()
+    results = contention.measure_contention(flags, 30 if smoke else steps, default_threads, 1, work)
+    banners = results.pop("banners")
+    rate = {k: statistics.median(v) for k, v in results.items()}
+    rows = [
+        [key, f"{rate[key]:.1f}", f"{rate[key] / rate['solo ' + key.split()[1]]:.2f}", banners.get(key, "")]
+        for key in ("solo default", "solo auto", "pair default", "pair auto")
+    ]
+    print(f"\n### Two runs side by side, seed workload on {device} ({name}; {default_threads} threads by default)\n")
+    print(throughput.table(["runs, threads", "steps/s each", "÷ alone", "gankit's choice"], rows))
+    pair = rate["pair auto"] / rate["solo auto"]
+    print(
+        f"\npair ÷ alone (auto): {pair:.2f} (target ≥ {contention.PAIR_TARGET}); "
+        f"alone, auto ÷ default: {rate['solo auto'] / rate['solo default']:.2f} (target ≥ {contention.SOLO_TARGET})"
+    )
 
 
 def seed_loop_on(device: str, root: Path, steps: int) -> float:

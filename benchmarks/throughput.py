@@ -11,6 +11,9 @@ Sections:
   startup  wall time of `gankit --help` and `gankit plugins`
   growth   step time against batch size and width
   compile  `--compile` against eager on the seed workload, and what stays eager under gp
+  contention  two `gankit run` side by side against each alone, gankit's thread choice against PyTorch's
+           default (in benchmarks/contention.py)
+  convpath DCGAN at 32 and 64 px against a plain loop: float32, channels-last, bf16 (benchmarks/contention.py)
 
 Each timing alternates the two contenders in blocks and takes medians, so a noisy neighbour slows both.
 The machine must be otherwise idle: two torch processes sharing 2 cores slow each other many times over.
@@ -589,18 +592,52 @@ def section_compile(args: argparse.Namespace, work: Path) -> str:
     )
 
 
+def section_contention(args: argparse.Namespace, work: Path) -> str:
+    import contention  # imported here: it imports this module
+
+    return contention.section_contention(args, work)
+
+
+def section_convpath(args: argparse.Namespace, work: Path) -> str:
+    import contention
+
+    return contention.section_convpath(args, work)
+
+
 SECTIONS = {
     "seed": section_seed,
     "tax": section_tax,
     "startup": section_startup,
     "growth": section_growth,
     "compile": section_compile,
+    "contention": section_contention,
+    "convpath": section_convpath,
 }
 
 
-def write_docs(markdown: str, path: Path) -> None:
+#: The block of docs/benchmarks.md (between its <!-- NAME:start --> and <!-- NAME:end --> markers) that
+#: each section's table goes to; unlisted sections go to "throughput".
+DOC_BLOCKS = {"contention": "contention", "convpath": "contention"}
+
+
+def block_header(block: str) -> list[str]:
+    if block == "contention":
+        return [
+            "## Contention and the DCGAN conv path (CPU)\n",
+            f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --only contention,convpath "
+            "--write-docs` (about 15 minutes). Each row gives the load average it ran under: these sections "
+            "ran on a machine other work was using too.\n",
+        ]
+    return [
+        "## Throughput (CPU)\n",
+        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs` (about 12 minutes; "
+        "the machine must be otherwise idle: a second busy process on 2 cores slows every number by 2× or more).\n",
+    ]
+
+
+def write_docs(markdown: str, path: Path, block: str = "throughput") -> None:
     text = path.read_text()
-    start, end = "<!-- throughput:start -->", "<!-- throughput:end -->"
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
     if start not in text or end not in text:
         raise SystemExit(f"{path} lacks the markers {start} ... {end}")
     before, rest = text.split(start, 1)
@@ -618,6 +655,7 @@ def main(argv: list[str] | None = None) -> None:
         default=(),
         help="only the tax rows of these schemes (unconditional, conditional); default all",
     )
+    parser.add_argument("--contention-rounds", type=int, default=2, help="rounds of the contention section")
     parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/benchmarks.md")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
@@ -626,20 +664,18 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown section {unknown[0]!r}; choose from: {', '.join(SECTIONS)}")
     print(f"machine: {machine()}", flush=True)
-    parts = [
-        "## Throughput (CPU)\n",
-        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs` (about 12 minutes; "
-        "the machine must be otherwise idle: a second busy process on 2 cores slows every number by 2× or more).\n",
-    ]
+    blocks: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as work:
         for name in chosen:
             started = time.perf_counter()
             part = SECTIONS[name](args, Path(work))
             print(part, flush=True)
             print(f"({name}: {time.perf_counter() - started:.0f} s)\n", flush=True)
-            parts.append(part)
+            block = DOC_BLOCKS.get(name, "throughput")
+            blocks.setdefault(block, block_header(block)).append(part)
     if args.write_docs:
-        write_docs("\n".join(parts), args.docs)
+        for block, parts in blocks.items():
+            write_docs("\n".join(parts), args.docs, block)
         print(f"wrote {args.docs}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -102,17 +103,128 @@ def test_unknown_section_is_one_line():
         [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--only", "speed"], capture_output=True, text=True
     )
     assert result.returncode == 2
-    assert "unknown section 'speed'; choose from: seed, tax, startup, growth, compile" in result.stderr
+    assert (
+        "unknown section 'speed'; choose from: seed, tax, startup, growth, compile, contention, convpath"
+        in result.stderr
+    )
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="bash script")
 def test_gpu_script_runs_its_cpu_smoke(tmp_path):
     assert subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu.sh")]).returncode == 0
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, CUDA_VISIBLE_DEVICES="")
+    env.pop("GANKIT_DISABLE_PLUGINS")  # the families' rows need the packages in plugins/ (make setup)
     result = subprocess.run(
-        ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--smoke"], capture_output=True, text=True, env=env, timeout=300
-    )
+        ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--smoke", "--only", "dcgan,seed,families"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "### DCGAN 16 px, batch 8" in out and "| AMP + channels_last |" in out
     assert "### Seed workload" in out and "| gankit, AMP, reuse_fakes |" in out and "AMP ÷ fp32:" in out
+    # Every family in plugins/ trains a step or two, BigGAN and StyleGAN2 on CIFAR-10-format files.
+    assert "### Families in plugins/" in out
+    for family in ("BigGAN, CIFAR-10 32 px", "StyleGAN2, CIFAR-10 32 px", "pix2pix", "CycleGAN", "StarGAN"):
+        assert f"| {family}" in out and "unavailable" not in out
+
+
+# -- contention and the DCGAN conv path (benchmarks/contention.py) --------------------------------------
+
+import contention  # noqa: E402
+
+
+def fake_runs(rates: dict[tuple[str, int], float]):
+    """A stand-in for contention.run_together: each `gankit run` "ran" at the rate its thread setting and
+    company give, logged as the jsonl tracker would, and printed a banner."""
+    calls = []
+
+    def run_together(commands, env):
+        calls.append((commands, env))
+        banners = []
+        for command in commands:
+            value = dict(zip(command, command[1:]))
+            folder = Path(value["--out"]) / value["--name"]
+            folder.mkdir(parents=True)
+            rate = rates[(value["--threads"], len(commands))]
+            lines = [json.dumps({"step": i, "steps_per_s": rate * (0.5 if i == 0 else 1)}) for i in range(5)]
+            (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+            banners.append(f"gankit: mlp / bce\n  threads:   {value['--threads']} (stub)\n")
+        return banners
+
+    return run_together, calls
+
+
+def test_contention_section_states_both_ratios(monkeypatch, tmp_path):
+    rates = {("auto", 1): 100.0, ("2", 1): 98.0, ("auto", 2): 47.0, ("2", 2): 2.0}
+    run_together, calls = fake_runs(rates)
+    monkeypatch.setattr(contention, "run_together", run_together)
+    monkeypatch.setattr(contention, "torch_default_threads", lambda: 2)
+    monkeypatch.setattr(throughput, "write_mnist_idx", lambda root, count: root.mkdir(parents=True) or root)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    text = contention.section_contention(argparse.Namespace(quick=True), tmp_path)
+    assert "| seed workload (MNIST MLPs, batch 100) | 98.0 | 100.0 | 1.02 | 2.0 | 2% | 47.0 | 47% |" in text
+    assert "pair ÷ solo 0.47 (target ≥ 0.45, met; PyTorch's default: 0.02)" in text
+    assert "alone, auto ÷ default 1.02 (target ≥ 0.97, met)" in text
+    # Pairs start together; OMP_NUM_THREADS is not passed on (gankit would honour it and choose nothing).
+    assert {len(commands) for commands, _ in calls} == {1, 2}
+    assert all("OMP_NUM_THREADS" not in env for _, env in calls)
+    # A run that loses to PyTorch's default alone, or keeps too little in a pair, is reported as such.
+    rates |= {("auto", 1): 90.0, ("auto", 2): 30.0}
+    text = contention.section_contention(argparse.Namespace(quick=True), tmp_path / "again")
+    assert "pair ÷ solo 0.33 (target ≥ 0.45, NOT met" in text and "(target ≥ 0.97, NOT met)" in text
+
+
+def test_contention_runs_a_real_pair(tmp_path):
+    """Two real tiny `gankit run` started together: both finish, their rates and thread choices are read."""
+    tiny = ("--batch-size", "8", "--z-dim", "4", "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16")
+    commands = [contention.gankit_command(tiny, 8, "auto", str(tmp_path), f"r{i}") for i in range(2)]
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    banners = contention.run_together(commands, env)
+    assert all(contention.chosen_threads(b).startswith("1 (small model") for b in banners)
+    assert all(contention.rate_of(tmp_path / f"r{i}") > 0 for i in range(2))
+
+
+def test_plain_conv_loop_is_the_identical_algorithm(tmp_path):
+    """The conv-path baseline trains DCGAN as gankit does: same batches and noise, same weights after."""
+    import torch
+    from gpu import write_images
+
+    write_images(tmp_path / "images", 16, 16)
+    torch.manual_seed(0)
+    trainer = contention.conv_trainer(tmp_path / "images", 16, 8, "off", False)
+    plain = contention.PlainConvLoop(trainer, "bce", bf16=False, channels_last=False)
+    from gankit.engine.batches import BatchStream
+
+    stream = BatchStream(trainer.dataset, 8, trainer.device, trainer.run.config.seed)
+    plain.next_real = lambda: stream.next().x
+    for _ in range(2):
+        torch.manual_seed(1)
+        trainer.train_step()
+        torch.manual_seed(1)
+        plain.step()
+    for name, net in (("generator", plain.G), ("discriminator", plain.D)):
+        for a, b in zip(trainer.model.nets[name].parameters(), net.parameters(), strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_convpath_quick_run(tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
+    text = contention.section_convpath(argparse.Namespace(quick=True), tmp_path)
+    assert torch.get_num_threads() == threads  # the trainers' thread policy does not leak out
+    for setup in ("float32", "channels-last", "bf16 autocast"):
+        assert f"| 16×16 | {setup} |" in text
+
+
+def test_gpu_contention_case_runs_on_stubs(monkeypatch, tmp_path, capsys):
+    import gpu
+
+    rates = {("auto", 1): 100.0, ("4", 1): 100.0, ("auto", 2): 60.0, ("4", 2): 3.0}
+    run_together, calls = fake_runs(rates)
+    monkeypatch.setattr(contention, "run_together", run_together)
+    monkeypatch.setattr(contention, "torch_default_threads", lambda: 4)
+    gpu.sharing("cpu", "CPU (smoke run: toy sizes)", True, tmp_path)
+    out = capsys.readouterr().out
+    assert "| pair auto | 60.0 | 0.60 | auto (stub) |" in out and "pair ÷ alone (auto): 0.60" in out
+    assert all(command[command.index("--device") + 1] == "cpu" for commands, _ in calls for command in commands)
