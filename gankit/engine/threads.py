@@ -224,7 +224,8 @@ class ThreadGovernor:
         if now < self._next:
             return
         self._next = now + self.interval
-        self.observe(self.probe.others())
+        # A torchrun launch's other processes on this node are ours, not neighbours: leave their threads out.
+        self.observe(max(0.0, self.probe.others() - (self.processes - 1) * self.current))
 
     def observe(self, others: float) -> None:
         """A new load sample, in cores used by other processes: lower at once, raise after two calm ones."""
@@ -262,7 +263,8 @@ def start_governor(
     # Only sample the load when the choice depends on it (no user choice, a model worth splitting).
     params = parameter_count(nets)
     needs_load = requested == "auto" and env is None and params * batch_size >= SMALL_WORK and not fixed
-    others = probe.others() if needs_load else 0.0
+    # While the model is built, each of a torchrun launch's other processes keeps about one core busy.
+    others = max(0.0, probe.others() - (processes - 1)) if needs_load else 0.0
     choice = choose_threads(
         requested,
         cores=cores,

@@ -165,3 +165,17 @@ def test_bad_thread_count_is_one_line(gankit, tmp_path, args, named):
     line = one_error_line(gankit("run", *TINY, *args))
     assert "threads must be auto or a positive whole number" in line and line.endswith(f"got {named}")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_torchrun_launch_does_not_count_its_own_processes_as_neighbours(restore_threads):
+    class Probe:
+        def others(self) -> float:
+            return 12.0  # the three other ranks of this launch, four threads each, on 16 cores
+
+    clock = FakeClock()
+    choice = choose_threads("auto", cores=16, others_busy=0.0, processes=4, **BIG)
+    governor = ThreadGovernor(choice, probe=Probe(), cores=16, processes=4, apply=lambda n: None, clock=clock)
+    assert governor.current == 4
+    clock.now += 10
+    governor.tick()
+    assert governor.current == 4
