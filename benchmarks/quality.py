@@ -49,7 +49,9 @@ DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "benchmarks" / "quality-results.jsonl"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 CONDITIONAL_START, CONDITIONAL_END = "<!-- conditional:start -->", "<!-- conditional:end -->"
-SECTIONS = ("combos", "conditional")
+SECTIONS = ("combos", "conditional", "biggan", "stylegan2")
+#: Sections whose runs, scores and tables live in benchmarks/quality_families.py (the family packages' CPU presets).
+FAMILY_SECTIONS = ("biggan", "stylegan2")
 
 DATA = ("ring8", "grid25", "digits")
 LOSSES = ("bce", "wgan", "hinge", "lsgan")
@@ -136,7 +138,17 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "key": fingerprint(resolved),
                 }
             )
+    if any(s in FAMILY_SECTIONS for s in args.sections):
+        runs += _families().plan(args.sections, args.seeds, args.steps_scale, fingerprint)
     return runs
+
+
+def _families() -> Any:
+    """benchmarks/quality_families.py, imported from beside this file (the BigGAN and StyleGAN2 sections)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import quality_families
+
+    return quality_families
 
 
 def fingerprint(resolved: Any) -> str:
@@ -152,6 +164,8 @@ def fingerprint(resolved: Any) -> str:
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Train one run into a temporary folder and score it, like `gankit run -q` then `gankit eval`."""
+    if spec.get("section") in FAMILY_SECTIONS:
+        return _families().worker(spec)
     import torch
 
     torch.set_num_threads(1)
@@ -463,6 +477,20 @@ def conditional_table(runs: list[dict[str, Any]], results: dict[str, dict[str, A
     return "\n".join(lines)
 
 
+def family_header(args: argparse.Namespace) -> list[str]:
+    """The machine, command and date lines of a family section's table."""
+    import torch
+
+    from gankit import __version__
+
+    return [
+        f"- Machine: {machine()}; torch {torch.__version__}, gankit {__version__}, CPU, one thread per run"
+        f" ({args.jobs} run{'s' if args.jobs > 1 else ''} at a time).",
+        f"- Command: `{command(args)}`",
+        f"- Generated {datetime.date.today().isoformat()}.",
+    ]
+
+
 def _classifier_accuracy() -> float:
     from gankit_builtins.metrics.digits import load_classifier
 
@@ -594,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         write_doc(args.doc, table(runs, results, args))
     if "conditional" in args.sections:
         write_doc(args.doc, conditional_table(runs, results, args), (CONDITIONAL_START, CONDITIONAL_END))
+    for section in (s for s in FAMILY_SECTIONS if s in args.sections):
+        families = _families()
+        write_doc(args.doc, families.table(section, runs, results, family_header(args)), families.markers(section))
     print(f"Wrote the table{'s' if len(args.sections) > 1 else ''} to {args.doc}")
     return 1 if crashed else 0
 

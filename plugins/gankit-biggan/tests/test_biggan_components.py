@@ -189,3 +189,26 @@ def test_unconditional_generator_takes_noise_chunks_alone():
     G = arch.build(NetworkRequest.generator(gray, 9))
     assert isinstance(G, Generator) and G.shared is None and G.blocks[0].bn1.gain.in_features == 3
     assert G(torch.randn(2, 9)).shape == (2, 1, 16, 16)
+
+
+def _class_and_noise_effect(init: str) -> tuple[float, float]:
+    """How far G's samples spread across the 10 classes at one z, and across 10 z's at one class."""
+    torch.manual_seed(0)
+    G, _ = _nets(g_channels=8, d_channels=16, shared_dim=32, attention=False, init=init)
+    with torch.no_grad():
+        for _ in range(10):  # settle spectral norm's power iteration and the BN statistics
+            G(torch.randn(64, 80), torch.randint(0, 10, (64,)))
+        G.eval()
+        by_class = G(torch.randn(1, 80).repeat(10, 1), torch.arange(10)).std(0).mean()
+        by_noise = G(torch.randn(10, 80), torch.zeros(10, dtype=torch.long)).std(0).mean()
+    return float(by_class), float(by_noise)
+
+
+def test_class_signal_at_initialization():
+    """Why the CPU preset takes PyTorch's initialization: BigGAN's orthogonal one gives the shared class
+    embedding rows of norm 1 against noise chunks of norm ~5, so an untrained G barely depends on the
+    class; N(0, 1) rows make the class move G about as much as the noise does."""
+    ortho_class, ortho_noise = _class_and_noise_effect("ortho")
+    default_class, default_noise = _class_and_noise_effect("default")
+    assert ortho_class < 0.5 * ortho_noise
+    assert default_class > 0.7 * default_noise

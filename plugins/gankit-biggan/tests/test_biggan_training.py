@@ -178,5 +178,8 @@ def test_cpu_preset_is_a_valid_run_config(gankit_plugin):
     cfg = run.config
     assert (cfg.arch, cfg.data, cfg.resolution, cfg.scheme, cfg.loss) == ("biggan", "digits", 16, "biggan", "hinge")
     assert (cfg.batch_size, cfg.n_critic, cfg.ema, cfg.ema_start) == (32, 2, 0.99, 200)
-    assert run.config_for(run.architecture).g_channels == 16
+    arch = run.config_for(run.architecture)
+    assert (arch.g_channels, arch.d_channels, arch.init, arch.attention) == (8, 16, "default", False)
+    # The preset changes run settings and widths only: the published defaults stay BigGAN's.
+    assert (cfg.loss, cfg.z_dim, tuple(cfg.betas), cfg.regs) == ("hinge", 80, (0.5, 0.999), ("ortho",))
     assert run.config_for(run.scheme) is None
