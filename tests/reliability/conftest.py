@@ -152,7 +152,14 @@ def check_run_folder(run: Path) -> int | None:
 
 
 def assert_lock_free(run: Path) -> None:
-    """The folder's lock can be taken right now (and is given back at once)."""
+    """The folder's locks (on the folder, and on .lock) can be taken right now (and are given back at once)."""
+    fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pytest.fail(f"{run} is still locked after its process ended")
+    finally:
+        os.close(fd)
     lock = run / ".lock"
     if not lock.exists():
         return
