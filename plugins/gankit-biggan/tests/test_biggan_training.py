@@ -114,6 +114,14 @@ def test_digits16_trains_samples_per_class_and_resumes_exactly(gankit_plugin, tm
     assert not np.array_equal(truncated, rows)
     np.testing.assert_array_equal(truncated, _sample(full, tmp_path / "t2.npy", "-n", "20", "--set", "truncation=0.5"))
     np.testing.assert_array_equal(rows, _sample(full, tmp_path / "t1.npy", "-n", "20", "--set", "truncation=1.0"))
+    # A sweep towards psi -> 0 squeezes the samples of one class together (z -> 0 for all of them).
+    spread = [
+        _sample(full, tmp_path / f"sweep{psi}.npy", "--label", "3", "-n", "8", "--set", f"truncation={psi}")
+        .std(0)
+        .mean()
+        for psi in (1.0, 0.5, 0.01)
+    ]
+    assert spread[0] > spread[1] > spread[2] and spread[2] < 0.05 * spread[0]
     bad = run_cli("sample", str(full), "-n", "4", "-o", str(tmp_path / "bad.npy"), "--set", "truncation=2", check=False)
     assert bad.exit_code != 0 and "truncation must be in (0, 1]" in bad.output
     grid = tmp_path / "grid.png"
