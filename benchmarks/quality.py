@@ -25,6 +25,12 @@ do not apply to it, and narrowing the sweep with them leaves it out unless ``--s
 and, besides ``digit-quality``, scores what ``gankit sample RUN --label C -n 1000`` gives for each class C:
 the share of the samples that the digits classifier (the one ``digit-quality`` uses) puts in class C.
 Its table goes between ``<!-- conditional:start -->`` and ``<!-- conditional:end -->``.
+
+Sections ``biggan`` and ``stylegan2`` train the CPU preset that gankit-biggan / gankit-stylegan ships
+(digits at 16x16) and score it at 8x8 after a 2x2 pool (per-class agreement for BigGAN, FD against 2x
+the real test split's, classes and class KL), with each run's CPU seconds; the code is
+benchmarks/quality_families.py, the tables go between ``<!-- biggan:start -->`` / ``<!-- stylegan2:start -->``
+and their ``:end`` markers.
 """
 
 from __future__ import annotations
@@ -579,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         type=_names(SECTIONS, "section"),
         default=None,
         help="comma-separated: combos (the loss x regularizer tables), conditional (per-class agreement of the"
-        " conditional scheme on digits); default both, or only combos when --data or --combos narrow the sweep",
+        " conditional scheme on digits), biggan and stylegan2 (the family packages' CPU presets); default all, or only combos when --data or --combos narrow the sweep",
     )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes at a time, one thread each (default 1)")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every budget (0.01: a smoke run)")
