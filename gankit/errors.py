@@ -39,6 +39,8 @@ TRACEBACK_ENV = "GANKIT_TRACEBACK"
 
 #: How allocators word "out of memory" (PyTorch's CPU and CUDA allocators, NumPy).
 _ALLOCATOR_WORDS = ("can't allocate memory", "out of memory", "Unable to allocate", "not enough memory")
+#: How gloo and NCCL word the end of another training process (torchrun restarts or ends the group).
+_PEER_WORDS = ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
 
 
 def first_line(exc: BaseException, width: int = 300) -> str:
@@ -54,6 +56,8 @@ def machine_failure(exc: BaseException) -> str | None:
     """
     if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(w in str(exc) for w in _ALLOCATOR_WORDS)):
         return f"out of memory: {first_line(exc, 200)}"
+    if isinstance(exc, RuntimeError) and any(w in str(exc) for w in _PEER_WORDS):
+        return f"lost contact with another training process (it ended or was killed): {first_line(exc, 200)}"
     if isinstance(exc, OSError) and exc.strerror:
         from gankit.safe_files import shown
 

@@ -517,3 +517,15 @@ def test_the_traceback_is_shown_when_asked_for(tmp_path, tiny_run, monkeypatch):
     monkeypatch.setattr(model, "load_model", broken)
     result = CliRunner().invoke(cli, ["sample", str(tiny_run), "-o", str(tmp_path / "x.png")])
     assert isinstance(result.exception, TypeError)
+
+
+def test_a_lost_training_process_is_not_called_a_bug(tmp_path, tiny_run, monkeypatch):  # noqa: F811
+    """Under torchrun, a killed peer surfaces in the others as a gloo/NCCL RuntimeError."""
+    from gankit.engine import model
+
+    def peer_gone(*args, **kwargs):
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:45467: Connection reset by peer.")
+
+    monkeypatch.setattr(model, "load_model", peer_gone)
+    line = one_line(tmp_path, "sample", str(tiny_run), "-o", "x.png", code=1)
+    assert "lost contact with another training process" in line and "bug" not in line, line
