@@ -92,9 +92,10 @@ def build_extractor(state: dict[str, Tensor]) -> nn.Module:
         import torch_fidelity.feature_extractor_inceptionv3 as inception_module
     except ImportError:
         raise GankitError("metric 'inception' needs torch-fidelity: pip install 'gankit[inception]'") from None
-    # The constructor reads its weights with `torch.load(feature_extractor_weights_path)`, which takes a
-    # file-like object as well as a path: it gets an in-memory copy of the tensors read above. The only
-    # pickle loaded is the one written here from those plain tensors, and no file is read or fetched.
+    # The constructor hands `feature_extractor_weights_path` to torch's own loader (weights-only since
+    # torch 2.6), which takes a file-like object as well as a path: it gets an in-memory copy of the
+    # tensors read above. The only archive it reads is the one written here from those plain tensors, and
+    # no file is read or fetched.
     buffer = io.BytesIO()
     torch.save(state, buffer)
     buffer.seek(0)
