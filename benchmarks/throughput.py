@@ -622,8 +622,7 @@ DOC_BLOCKS = {"contention": "contention", "convpath": "contention"}
 
 def block_header(block: str) -> list[str]:
     if block == "contention":
-        return [
-            "## Contention and the DCGAN conv path (CPU)\n",
+        return [  # under the page's own heading, which explains the thread policy
             f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --only contention,convpath "
             "--write-docs` (about 15 minutes). Each row gives the load average it ran under: these sections "
             "ran on a machine other work was using too.\n",
