@@ -179,41 +179,16 @@ FAMILIES: dict[str, tuple[str, dict, tuple[str, ...], tuple[str, ...]]] = {
 
 
 def write_fake_cifar10(root: Path, per_batch: int) -> Path:
-    """Random images in CIFAR-10's on-disk format (cifar-10-batches-py/, Python 2 pickles), as
-    tests/builtins/test_data.py writes them; torchvision's md5 check is lifted by :func:`unverified_cifar`."""
-    import pickle
-    import struct
-
-    def py2_pickle(obj: dict) -> bytes:  # byte-string keys, as the real files have
-        blob = pickle.dumps(obj, protocol=2)
-        for key in obj:
-            encoded = key.encode()
-            blob = blob.replace(
-                b"X" + struct.pack("<I", len(encoded)) + encoded, b"U" + bytes([len(encoded)]) + encoded
-            )
-        return blob
-
+    """Random images in CIFAR-10's binary on-disk format (cifar-10-batches-bin/: a label byte and 3,072
+    pixel bytes per record), which gankit reads as it reads the real release."""
     rng = np.random.default_rng(0)
-    folder = root / "cifar-10-batches-py"
+    folder = root / "cifar-10-batches-bin"
     folder.mkdir(parents=True, exist_ok=True)
     for index, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
-        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
-        labels = [int(v) for v in (np.arange(per_batch) + index) % 10]
-        (folder / name).write_bytes(py2_pickle({"batch_label": f"batch {index}", "data": data, "labels": labels}))
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    meta = {"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072}
-    (folder / "batches.meta").write_bytes(py2_pickle(meta))
+        labels = ((np.arange(per_batch) + index) % 10).astype(np.uint8)
+        pixels = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        (folder / f"{name}.bin").write_bytes(np.concatenate([labels[:, None], pixels], axis=1).tobytes())
     return root
-
-
-def unverified_cifar() -> None:
-    """Let torchvision read the fake files: its md5s are those of the real download (this process only)."""
-    import torchvision.datasets.cifar as cifar
-
-    cifar.check_integrity = lambda path, md5=None: Path(path).is_file()
-    cifar.CIFAR10._check_integrity = lambda self: all(
-        (Path(self.root) / self.base_folder / name).is_file() for name, _ in self.train_list + self.test_list
-    )
 
 
 def families(device: str, name: str, smoke: bool, work: Path, data_root: Path | None) -> None:
@@ -222,7 +197,6 @@ def families(device: str, name: str, smoke: bool, work: Path, data_root: Path | 
 
     if data_root is None:
         data_root = write_fake_cifar10(work / "cifar", 8 if smoke else 2000)
-        unverified_cifar()
     steps, warmup = (1, 1) if smoke else (20, 10)
     rows = []
     for label, (package, settings, full, tiny) in FAMILIES.items():

@@ -24,7 +24,7 @@ from gankit.testing import (
     registered_plugin,
     run_cli,
 )
-from tests.builtins.test_data import skip_cifar_md5, write_cifar10, write_idx, write_pngs  # noqa: F401
+from tests.builtins.test_data import write_cifar10, write_idx, write_pngs
 
 
 def _loss_plugin(*names: str) -> types.ModuleType:
@@ -69,7 +69,7 @@ def test_bundled_component_conforms(kind, name, options):
     assert report.passed and not any("no-op" in s for s in report.skipped if name in ("gp", "r1"))
 
 
-def test_bundled_data_sets_on_disk_conform(tmp_path, skip_cifar_md5):  # noqa: F811
+def test_bundled_data_sets_on_disk_conform(tmp_path):
     from gankit import DataRequest
 
     write_idx(tmp_path, "MNIST", count=16)

@@ -244,21 +244,7 @@ def write_cifar10(root: Path, per_batch: int = 8, seed: int = 0) -> np.ndarray:
     return np.concatenate(all_data)
 
 
-@pytest.fixture
-def skip_cifar_md5(monkeypatch):
-    # torchvision's CIFAR10 checks each file against the md5 of the real 170 MB download
-    # (CIFAR10._check_integrity and, for batches.meta, cifar.check_integrity in _load_meta), so no
-    # file a test writes can pass. Only that check is replaced, in this process; the pickles are
-    # still parsed by torchvision's own code.
-    import torchvision.datasets.cifar as cifar
-
-    monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: Path(path).is_file())
-    monkeypatch.setattr(cifar.CIFAR10, "_check_integrity", lambda self: all(
-        (Path(self.root) / self.base_folder / name).is_file() for name, _ in self.train_list + self.test_list
-    ))
-
-
-def test_cifar10_loads(tmp_path, skip_cifar_md5):
+def test_cifar10_loads(tmp_path):
     raw = write_cifar10(tmp_path)
     dataset = _load("cifar10", tmp_path)
     assert dataset.samples.shape == (40, 3, 32, 32)
@@ -271,12 +257,50 @@ def test_cifar10_loads(tmp_path, skip_cifar_md5):
     assert test.samples.shape == (8, 3, 32, 32)
 
 
-def test_cifar10_trains_through_the_cli(gankit, tmp_path, skip_cifar_md5):
+def test_cifar10_trains_through_the_cli(gankit, tmp_path):
     write_cifar10(tmp_path / "data")
     result = gankit("run", "--data", "cifar10", "--data-root", "data", "--arch", "dcgan", "--set", "arch.g_channels=4",
                     "--set", "arch.d_channels=4", "--epochs", "0.2", "--batch-size", "8", "--name", "c", "-q")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "c" / "checkpoints" / "latest").is_file()
+
+
+def test_cifar10_binary_release_loads_the_same_images(tmp_path):
+    raw = write_cifar10(tmp_path / "py")
+    folder = tmp_path / "bin" / "cifar-10-batches-bin"
+    folder.mkdir(parents=True)
+    py = tmp_path / "py" / "cifar-10-batches-py"
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        # The same images and labels as the Python release, as records of a label byte and 3,072 pixels.
+        from gankit_builtins.data.cifar import _read_py_batch
+
+        data, labels = _read_py_batch(py / name)
+        records = np.concatenate([labels.astype(np.uint8)[:, None], data], axis=1)
+        (folder / f"{name}.bin").write_bytes(records.tobytes())
+    from_bin, from_py = _load("cifar10", tmp_path / "bin"), _load("cifar10", tmp_path / "py")
+    assert torch.equal(from_bin.samples, from_py.samples) and torch.equal(from_bin.labels, from_py.labels)
+    assert from_bin.samples.shape == (len(raw), 3, 32, 32)
+    (folder / "data_batch_2.bin").write_bytes(records.tobytes()[:-5])
+    with pytest.raises(GankitError, match="data_batch_2.bin' is truncated or corrupt"):
+        _load("cifar10", tmp_path / "bin")
+
+
+class _Planted:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch planted",))
+
+
+def test_cifar10_batch_that_would_run_code_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_cifar10(tmp_path)
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(pickle.dumps({"data": _Planted(), "labels": []}, protocol=2))
+    with pytest.raises(GankitError) as info:
+        _load("cifar10", tmp_path)
+    assert "data_batch_3" in str(info.value) and "posix.system" in str(info.value)
+    assert not (tmp_path / "planted").exists()
 
 
 def test_cifar10_missing_files(tmp_path):

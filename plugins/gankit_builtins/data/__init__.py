@@ -114,10 +114,14 @@ def gankit_register_data_sources(register):
             "mlp.d_hidden": (256, 256, 256),
         },
     )
-    for name, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"), ("cifar10", "CIFAR-10")):
+    for name, title, factory in (
+        ("mnist", "MNIST", "torchvision_sets:mnist"),
+        ("fashion-mnist", "Fashion-MNIST", "torchvision_sets:fashion_mnist"),
+        ("cifar10", "CIFAR-10", "cifar:cifar10"),
+    ):
         register(
             name,
-            f"gankit_builtins.data.torchvision_sets:{name.replace('-', '_')}",
+            f"gankit_builtins.data.{factory}",
             config=TorchvisionConfig,
             summary=f"{title} from --data-root (torchvision's folder layout); --download to fetch it",
             defaults={"batch_size": 64, "epochs": 5.0},

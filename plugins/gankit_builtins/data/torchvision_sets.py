@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST from their IDX files, CIFAR-10 through torchvision; decoded once into one tensor."""
+"""MNIST and Fashion-MNIST from their IDX files (CIFAR-10: cifar.py); decoded once into one tensor."""
 
 from __future__ import annotations
 
@@ -32,27 +32,6 @@ def _root(request: DataRequest, folder: str) -> Path:
             f"--data-root {shown(root)} does not exist; point it at the folder holding {folder}/, or add --download"
         )
     return root
-
-
-def _load(name: str, dataset_class_name: str, folder: str, config, request: DataRequest) -> TensorDataset:
-    """CIFAR-10 through torchvision (MNIST and Fashion-MNIST: see :func:`_load_idx`)."""
-    import torchvision.datasets
-
-    root = _root(request, folder)
-    dataset_class = getattr(torchvision.datasets, dataset_class_name)
-    try:
-        dataset = dataset_class(str(root), train=config.split == "train", download=request.download)
-    except RuntimeError as exc:
-        raise GankitError(
-            f"no {name} files under {str(root)!r} (expected {str(root / folder)}/...): {exc}; "
-            "fix --data-root or add --download"
-        ) from None
-    except Exception as exc:  # torchvision reports corrupt files with assorted error types
-        reason = " ".join(str(exc).split())[:200]
-        raise GankitError(f"cannot read {name} from {str(root)!r}: {type(exc).__name__}: {reason}") from None
-    data = torch.as_tensor(dataset.data).permute(0, 3, 1, 2)  # (N, H, W, C)
-    labels = torch.as_tensor(dataset.targets, dtype=torch.long)
-    return _dataset(name, data, labels, len(dataset.classes), request)
 
 
 def _dataset(name: str, data: torch.Tensor, labels: torch.Tensor, classes: int, request: DataRequest) -> TensorDataset:
@@ -153,7 +132,3 @@ def mnist(config, request: DataRequest) -> TensorDataset:
 
 def fashion_mnist(config, request: DataRequest) -> TensorDataset:
     return _load_idx("fashion-mnist", "FashionMNIST", "FashionMNIST", config, request)
-
-
-def cifar10(config, request: DataRequest) -> TensorDataset:
-    return _load("cifar10", "CIFAR10", "cifar-10-batches-py", config, request)
