@@ -101,14 +101,33 @@ def test_lazy_correction_scales_the_penalized_networks_optimizers(gankit, tmp_pa
     assert g["lr"] == pytest.approx(4e-4) and g["betas"][1] == pytest.approx(0.99)
 
 
-def test_evaluating_during_training_leaves_the_training_unchanged(gankit, tmp_path):
+#: What a run may do besides training; none of it may change the training (it draws on forked RNGs or none).
+OBSERVERS = {
+    "evaluating": ("--eval-every", "2", "--metric", "digit-quality", "--set", "digit-quality.samples=200"),
+    "sampling": ("--sample-every", "1"),
+    "wandb": ("--tracker", "wandb", "--log-every", "1"),
+    "logging every step": ("--log-every", "1"),
+}
+
+
+@pytest.mark.parametrize("observer", OBSERVERS)
+def test_observing_a_run_leaves_the_training_bit_identical(gankit, tmp_path, monkeypatch, observer):
     from gankit.checkpoint import find_checkpoint, load
 
+    if observer == "wandb":
+        pytest.importorskip("wandb")
+        monkeypatch.setenv("WANDB_MODE", "offline")
+        monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+        monkeypatch.setenv("WANDB_SILENT", "true")
     tiny = ("run", "--steps", "4", "--batch-size", "8", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "-q")
-    evaluated = ("--eval-every", "2", "--metric", "digit-quality", "--set", "digit-quality.samples=200")
-    assert gankit(*tiny, "--name", "plain").exit_code == 0
-    assert gankit(*tiny, *evaluated, "--name", "evaluated").exit_code == 0
-    plain, seen = (load(find_checkpoint(tmp_path / "runs" / n)) for n in ("plain", "evaluated"))
+    assert gankit(*tiny, "--sample-every", "1000", "--name", "plain").exit_code == 0
+    result = gankit(*tiny, *OBSERVERS[observer], "--name", "observed")
+    assert result.exit_code == 0, result.output
+    plain, seen = (load(find_checkpoint(tmp_path / "runs" / n)) for n in ("plain", "observed"))
     for name, weights in plain.networks.items():
         for key, tensor in weights.items():
             assert torch.equal(tensor, seen.networks[name][key]), (name, key)
+    for name, state in plain.optimizers.items():
+        for slot, values in state["state"].items():
+            for key, tensor in values.items():
+                assert torch.equal(torch.as_tensor(tensor), torch.as_tensor(seen.optimizers[name]["state"][slot][key]))
