@@ -251,6 +251,7 @@ def _recipe(section: str) -> str:
     else:
         widths = f"channel_base {arch.channel_base}, channel_max {arch.channel_max}, w_dim {arch.w_dim}"
         extra = f", R1 γ {run.config_for(run.regularizers[0]).gamma:g}, EMA ramp-up {cfg.ema_rampup:g}"
+        extra += ", lazy lr/betas correction" if cfg.lazy_correction else ""
     return (
         f"`{cfg.arch}` at {cfg.resolution} px ({widths}), loss `{cfg.loss}`, regs {', '.join(cfg.regs) or 'none'},"
         f" z {cfg.z_dim}, batch {cfg.batch_size}, lr_g {cfg.lr_g:g}, lr_d {cfg.lr_d:g}, betas {tuple(cfg.betas)}"
@@ -274,10 +275,12 @@ def table(section: str, runs: list[dict[str, Any]], results: dict[str, dict[str,
     else:
         what = f"target FD ≤ {FD_RATIO:g} × the real test split's, all 10 classes, class KL ≤ {KL_TARGET:g}"
     lines = [
-        f"{package}'s CPU preset (`{preset_name}`, `gankit run --config` it) on the embedded digits, over seeds;",
-        f"{what}. FD, classes and class KL are `digit-quality`'s, of {SAMPLES:,} samples (seed 0) taken to 8×8",
-        "by a 2×2 average pool, against the train split at the run's resolution pooled the same way; the real",
-        "test split at that resolution, pooled the same way, is the reference FD. CPU s: the worker's CPU time",
+        f"{package}'s CPU preset (`{preset_name}`, `gankit run --config` it) on the embedded digits, over seeds:",
+        f"{what}.",
+        "",
+        f"FD, classes and class KL are `digit-quality`'s, of {SAMPLES:,} samples (seed 0) taken to 8×8 by a 2×2",
+        "average pool, against the train split at the run's resolution pooled the same way; the real test",
+        "split at that resolution, pooled the same way, gives the reference FD. CPU s: the worker's CPU time",
         f"(one thread) for training; steps/s = steps / CPU s, the rate on an idle core. Budget: {CPU_BUDGET_S:.0f}"
         " CPU s.",
         "",
