@@ -55,7 +55,9 @@ DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "benchmarks" / "quality-results.jsonl"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 CONDITIONAL_START, CONDITIONAL_END = "<!-- conditional:start -->", "<!-- conditional:end -->"
-SECTIONS = ("combos", "conditional", "biggan", "stylegan2")
+SECTIONS = ("combos", "conditional", "biggan", "stylegan2", "pix2pix", "cyclegan", "stargan")
+#: Sections of the translation families, in benchmarks/quality_translation.py (one generated block).
+TRANSLATION_SECTIONS = ("pix2pix", "cyclegan", "stargan")
 #: Sections whose runs, scores and tables live in benchmarks/quality_families.py (the family packages' CPU presets).
 FAMILY_SECTIONS = ("biggan", "stylegan2")
 
@@ -146,7 +148,17 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
             )
     if any(s in FAMILY_SECTIONS for s in args.sections):
         runs += _families().plan(args.sections, args.seeds, args.steps_scale, fingerprint)
+    if any(s in TRANSLATION_SECTIONS for s in args.sections):
+        runs += _translation().plan(args.sections, args.seeds, args.steps_scale, fingerprint)
     return runs
+
+
+def _translation() -> Any:
+    """benchmarks/quality_translation.py, imported from beside this file (pix2pix, cyclegan, stargan)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import quality_translation
+
+    return quality_translation
 
 
 def _families() -> Any:
@@ -172,6 +184,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Train one run into a temporary folder and score it, like `gankit run -q` then `gankit eval`."""
     if spec.get("section") in FAMILY_SECTIONS:
         return _families().worker(spec)
+    if spec.get("section") in TRANSLATION_SECTIONS:
+        return _translation().worker(spec, fingerprint)
     import torch
 
     torch.set_num_threads(1)
@@ -631,6 +645,11 @@ def main(argv: list[str] | None = None) -> int:
     for section in (s for s in FAMILY_SECTIONS if s in args.sections):
         families = _families()
         write_doc(args.doc, families.table(section, runs, results, family_header(args)), families.markers(section))
+    if any(s in TRANSLATION_SECTIONS for s in args.sections):
+        translation = _translation()
+        write_doc(
+            args.doc, translation.tables(runs, results, family_header(args)), (translation.START, translation.END)
+        )
     print(f"Wrote the table{'s' if len(args.sections) > 1 else ''} to {args.doc}")
     return 1 if crashed else 0
 

@@ -133,3 +133,18 @@ def test_the_step_halves_d_loss_and_weights_l1(gankit_plugin, l1, gan):
     assert torch.allclose(t.optimized["discriminator"], expected_d)
     assert torch.allclose(t.optimized["generator"], expected_g)
     assert torch.allclose(metrics["l1"], expected_l1)
+
+
+def test_the_digits_task_suggests_its_cpu_preset_and_other_data_the_recipe(gankit_plugin):
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    gankit_plugin(gankit_pix2pix)
+    digits = resolve(registry(), {"data": "pix2pix-digits"})
+    options = digits.component_configs["pix2pix"]
+    assert (options.ngf, options.ndf, digits.config.epochs) == (32, 32, 20.0)
+    assert (options.l1, options.gan, digits.config.lr_g) == (100.0, 1.0, RECIPE["lr_g"])  # the recipe otherwise
+    # Flags beat the preset; other data keeps the paper's widths and 200 epochs.
+    assert resolve(registry(), {"data": "pix2pix-digits", "epochs": 3.0}).config.epochs == 3.0
+    folder = resolve(registry(), {"data": "pix2pix-folder", "arch": "pix2pix"})
+    assert (folder.component_configs["pix2pix"].ngf, folder.config.epochs) == (64, 200)

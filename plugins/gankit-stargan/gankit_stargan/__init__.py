@@ -20,7 +20,9 @@ import attrs
 from gankit import hookimpl
 
 #: The embedded task's attributes, in the order of the ``attributes`` field and of ``--set target=...``.
-DIGIT_ATTRIBUTES = ("flipped", "inverted", "rotated", "thick")
+#: No "flipped": a flip leaves symmetric digits (0, 1, 8) as they were, so no judge can tell whether such
+#: a digit is in the flipped domain (README, "Quality").
+DIGIT_ATTRIBUTES = ("inverted", "rotated", "thick")
 
 _positive = attrs.validators.gt(0)
 _non_negative = attrs.validators.ge(0)
@@ -54,7 +56,7 @@ class StarGANConfig:
     #: "single": one domain per image, softmax cross-entropy (solver.py, RaFD).
     classification: str = attrs.field(default="multi", validator=attrs.validators.in_(("multi", "single")))
     #: Random horizontal flips of the real batches (data_loader.py's T.RandomHorizontalFlip in training).
-    #: Off by default: it would corrupt a "flipped" attribute; stargan-folder turns it on.
+    #: Off by default: mirrored digits are in none of the digits task's domains; stargan-folder turns it on.
     flip: bool = False
 
 
@@ -106,7 +108,7 @@ def gankit_register_data_sources(register):
         "stargan-digits",
         "gankit_stargan.data:digit_domains",
         config=DigitDomainsConfig,
-        summary="scikit-learn digits at 16 px with 4 attributes (flipped, inverted, rotated, thick); split=train|test",
+        summary="scikit-learn digits at 16 px with 3 attributes (inverted, rotated, thick); split=train|test",
         defaults=DIGITS_PRESET,
     )
     register(

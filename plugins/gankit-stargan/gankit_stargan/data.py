@@ -1,7 +1,7 @@
 """StarGAN's data: images with their domains as an ``attributes`` field of 0/1 flags.
 
 * ``stargan-digits``: scikit-learn's embedded digits, resized to 16 px (``--resolution``), each given
-  a fixed random subset of four attributes (flipped, inverted, rotated, thick) and keeping its digit
+  a fixed random subset of three attributes (inverted, rotated, thick) and keeping its digit
   ``label``; ``split`` train/test is the stratified 80/20 split of ``--data digits``.
 * ``stargan-folder``: one sub-folder per domain (``DIR/<domain>/*.png``), StarGAN's layout for RaFD
   (torchvision's ImageFolder); each image's attributes are the one-hot vector of its folder, in the
@@ -55,16 +55,54 @@ def _load_digits(split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x, torch.as_tensor(labels, dtype=torch.long), torch.as_tensor(index, dtype=torch.long)
 
 
-def apply_attributes(x: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
-    """Digits (N, 1, S, S) in [-1, 1] with 0/1 ``flags`` (N, 4) in :data:`DIGIT_ATTRIBUTES` order applied:
-    thick strokes (dilation), rotated 90 degrees, flipped left-right, then inverted colours."""
-    flipped, inverted, rotated, thick = (flags[:, i, None, None, None] > 0 for i in range(4))
-    size = x.shape[-1]
-    k = 2 * max(1, size // 16) + 1
-    x = torch.where(thick, F.max_pool2d(x, k, stride=1, padding=k // 2), x)
-    x = torch.where(rotated, torch.rot90(x, 1, dims=(-2, -1)), x)
-    x = torch.where(flipped, x.flip(-1), x)
-    return torch.where(inverted, -x, x)
+def _thick(x: torch.Tensor) -> torch.Tensor:
+    k = 2 * max(1, x.shape[-1] // 16) + 1
+    return F.max_pool2d(x, k, stride=1, padding=k // 2)
+
+
+#: Each attribute's transform, in the order they are applied.
+TRANSFORMS = {
+    "thick": _thick,
+    "rotated": lambda x: torch.rot90(x, 1, dims=(-2, -1)),
+    "inverted": lambda x: -x,
+}
+
+
+#: The transforms that lose nothing, and their inverses (a judge undoes them to read the digit).
+INVERSES = {
+    "inverted": lambda x: -x,
+    "rotated": lambda x: torch.rot90(x, -1, dims=(-2, -1)),
+}
+INVERTIBLE = tuple(INVERSES)
+
+
+def undo_attributes(x: torch.Tensor, flags: torch.Tensor, names: tuple[str, ...] = DIGIT_ATTRIBUTES) -> torch.Tensor:
+    """Images with the invertible transforms of ``flags`` undone, in reverse order; thick strokes stay (a
+    dilation cannot be undone exactly)."""
+    for name in reversed(TRANSFORMS):
+        if name in names and name in INVERSES:
+            on = flags[:, names.index(name), None, None, None] > 0
+            x = torch.where(on, INVERSES[name](x), x)
+    return x
+
+
+def apply_attributes(x: torch.Tensor, flags: torch.Tensor, names: tuple[str, ...] = DIGIT_ATTRIBUTES) -> torch.Tensor:
+    """Digits (N, 1, S, S) in [-1, 1] with 0/1 ``flags`` (N, k) in ``names`` order applied, in the order of
+    :data:`TRANSFORMS`."""
+    for name, transform in TRANSFORMS.items():
+        if name in names:
+            on = flags[:, names.index(name), None, None, None] > 0
+            x = torch.where(on, transform(x), x)
+    return x
+
+
+def plain_digits(split: str, size: int = DIGITS_RESOLUTION) -> tuple[torch.Tensor, torch.Tensor]:
+    """The digits of ``split`` at ``size`` px in [-1, 1], before any attribute, and their labels."""
+    x, labels, index = _load_digits(split)
+    x, labels = x[index], labels[index]
+    if size != 8:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=size < 8).clamp(-1, 1)
+    return x, labels
 
 
 def digit_domains(config, request: DataRequest | None = None) -> TensorDataset:
@@ -73,14 +111,13 @@ def digit_domains(config, request: DataRequest | None = None) -> TensorDataset:
         raise GankitError(
             f"--resolution {size} is too large for the 8x8 digits of stargan-digits; use at most {MAX_DIGITS_RESOLUTION}"
         )
-    x, labels, index = _load_digits(config.split)
+    _, all_labels, index = _load_digits(config.split)
     # Every digit's attributes, drawn once for all 1,797 so that both splits agree with "all".
     flags = torch.bernoulli(
-        torch.full((len(labels), len(DIGIT_ATTRIBUTES)), 0.5), generator=torch.Generator().manual_seed(ATTRIBUTE_SEED)
-    )
-    x, labels, flags = x[index], labels[index], flags[index]
-    if size != 8:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=size < 8).clamp(-1, 1)
+        torch.full((len(all_labels), len(DIGIT_ATTRIBUTES)), 0.5),
+        generator=torch.Generator().manual_seed(ATTRIBUTE_SEED),
+    )[index]
+    x, labels = plain_digits(config.split, size)
     x = apply_attributes(x, flags)
     fields = {
         "x": Field((1, size, size), "image", value_range=(0.0, 1.0)),

@@ -84,7 +84,8 @@ def test_folder_run_resumes_exactly(folder_runs):
     assert (options["classification"], options["flip"]) == ("single", True)  # suggested by stargan-folder
     full, part = _final_tensors(folder_runs / "full"), _final_tensors(folder_runs / "part")
     assert sorted(full) == sorted(part)
-    assert any(k.startswith("networks/generator") or "generator" in k for k in full)
+    assert any(k.startswith("net/generator/") for k in full) and any(k.startswith("net/discriminator/") for k in full)
+    assert any(k.startswith("opt") for k in full)  # both Adams' moments resume too
     different = [k for k in full if not torch.equal(full[k], part[k])]
     assert not different, different[:5]
     assert [m["step"] for m in _metrics(folder_runs / "part")] == [1, 2, 3, 4]
