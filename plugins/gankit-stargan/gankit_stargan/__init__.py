@@ -2,8 +2,8 @@
 
 ::
 
-    gankit run --arch stargan --data stargan-digits            # embedded 4-attribute digits task
-    gankit sample RUN --input digit.png --set target=1,0,0,1 -o out.png
+    gankit run --arch stargan --data stargan-digits            # embedded 3-attribute digits task
+    gankit sample RUN --input digit.png --set target=1,0,1 -o out.png
     gankit run --arch stargan --data stargan-folder --data-root DIR   # DIR/<domain>/*.png (RaFD layout)
 
 gankit imports this module whenever it lists plugins, so it holds only the hooks, the options and the
