@@ -78,7 +78,7 @@ def test_family_sections_table_and_cache(tmp_path, monkeypatch):
     for section in ("biggan", "stylegan2"):
         start, end = _families().markers(section)
         block = text.split(start)[1].split(end)[0]
-        assert "| 0 |" in block and "target met" in block and "steps/s" in block
+        assert "| 0 |" in block and "FD ≤ 2× real" in block and "steps/s" in block
         assert "--sections biggan,stylegan2" in block
     assert "lowest class" in text.split("<!-- biggan:start -->")[1].split("<!-- biggan:end -->")[0]
     # Everything outside the family blocks is untouched.
