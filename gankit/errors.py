@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class GankitError(Exception):
@@ -91,3 +93,20 @@ def bug_message(exc: BaseException, where: str, whose: str = "gankit") -> str:
     path = write_traceback(exc)
     kept = f"; traceback written to {path}" if path else f"; run again with {TRACEBACK_ENV}=1 to see the traceback"
     return f"{where} failed unexpectedly (a bug in {whose}, please report it): {type(exc).__name__}: {first_line(exc)}{kept}"
+
+
+#: A private folder where each process of a ``gankit run --nproc`` launch leaves its ``Error:`` line.
+RANK_ERRORS_ENV = "GANKIT_RANK_ERRORS"
+
+
+def leave_rank_error(message: str) -> bool:
+    """Under a ``gankit run --nproc`` launch, keep this process's error line for the launcher; True when
+    the console should not show it (every local rank but 0)."""
+    folder, rank = os.environ.get(RANK_ERRORS_ENV), os.environ.get("LOCAL_RANK")
+    if not folder or rank is None or not rank.isdigit():
+        return False
+    try:
+        (Path(folder) / f"rank-{int(rank)}.txt").write_text(message)
+    except OSError:
+        return False
+    return rank != "0"

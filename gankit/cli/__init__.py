@@ -46,13 +46,22 @@ SUMMARIES = {
 }
 
 
-class UserError(click.ClickException):
+class _OneLine(click.ClickException):
+    def show(self, file: Any = None) -> None:
+        from gankit.errors import leave_rank_error
+
+        # Under `gankit run --nproc`, only local rank 0 prints; the launcher adds what other ranks said.
+        if not leave_rank_error(self.format_message()):
+            super().show(file)
+
+
+class UserError(_OneLine):
     """A :class:`GankitError` on its way out: ``Error: <message>`` and exit status 2."""
 
     exit_code = 2
 
 
-class Failure(click.ClickException):
+class Failure(_OneLine):
     """What no check foresaw (the machine out of memory, a bug): ``Error: <one line>`` and exit status 1."""
 
     exit_code = 1

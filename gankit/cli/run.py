@@ -362,6 +362,11 @@ def _launch_torchrun(nproc: int) -> None:
         env[DISABLE_ENV] = ",".join(disabled)
     if meta.get(CLI_STRICT_KEY):
         env[STRICT_ENV] = "1"
+    if "OMP_NUM_THREADS" not in env:
+        # torchrun would set it to 1 with a warning; gankit's thread policy chooses per process instead.
+        from gankit.engine.distributed import OMP_SET_BY_LAUNCHER
+
+        env["OMP_NUM_THREADS"], env[OMP_SET_BY_LAUNCHER] = "1", "1"
     raise SystemExit(subprocess.call([*command, "-m", "gankit", "run", *args], env=env))
 
 

@@ -9,13 +9,15 @@ the same trajectory as one process at batch B (up to the order of floating-point
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
 import attrs
 import torch
 from torch import nn
 
-from gankit.errors import GankitError
+from gankit.errors import RANK_ERRORS_ENV, GankitError
 
 
 @attrs.frozen
@@ -138,18 +140,55 @@ def check_split(batch_size: int, processes: int) -> None:
         )
 
 
-def launch(argv: list[str]) -> int:
-    """torchrun (``python -m torch.distributed.run ARGV``) minus its traceback when a process fails.
+#: Set by ``gankit run --nproc`` when it, not the user, sets OMP_NUM_THREADS for the workers (as torchrun
+#: would, with a warning): the thread policy then chooses per process instead of taking it as a choice.
+OMP_SET_BY_LAUNCHER = "GANKIT_OMP_SET_BY_LAUNCHER"
 
-    Each gankit process says why it failed in its own ``Error:`` line; torchrun would then add a
-    ChildFailedError traceback and a summary. Returns the exit status of the first process that failed.
+
+def launch(argv: list[str]) -> int:
+    """torchrun (``python -m torch.distributed.run ARGV``) with one error line, not one per process.
+
+    Processes usually fail alike (a missing --data-root, say): local rank 0 prints its ``Error:`` line,
+    and the others leave theirs in a private folder instead of the console. The launcher then adds each
+    line that differs from rank 0's, once, with its rank, instead of torchrun's ChildFailedError
+    traceback and summary. Returns the exit status of the first process that failed.
     """
+    import logging
+    import shutil
+    import tempfile
+
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
+    # torchrun's own notices (closing signals sent to the other workers, its failure summary).
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    errors = Path(tempfile.mkdtemp(prefix="gankit-torchrun-"))
+    os.environ[RANK_ERRORS_ENV] = str(errors)
     try:
-        run(parse_args(argv))
-    except ChildFailedError as exc:
-        codes = [failure.exitcode for _, failure in sorted(exc.failures.items())]
-        return next((code for code in codes if code > 0), 1)
-    return 0
+        try:
+            run(parse_args(argv))
+        except ChildFailedError as exc:
+            codes = [failure.exitcode for _, failure in sorted(exc.failures.items())]
+            for line in _other_ranks_errors(errors):
+                print(line, file=sys.stderr, flush=True)
+            return next((code for code in codes if code > 0), 1)
+        return 0
+    finally:
+        shutil.rmtree(errors, ignore_errors=True)
+
+
+def _other_ranks_errors(folder: Path) -> list[str]:
+    """The error lines of local ranks other than 0 that differ from rank 0's, once each, with their rank."""
+    messages: dict[int, str] = {}
+    for path in folder.glob("rank-*.txt"):
+        try:
+            messages[int(path.stem[5:])] = path.read_text(errors="replace")[:4000]
+        except (ValueError, OSError):
+            continue
+    shown = {messages[0]} if 0 in messages else set()
+    lines = []
+    for rank in sorted(r for r in messages if r != 0):
+        if messages[rank] not in shown:
+            shown.add(messages[rank])
+            lines.append(f"Error: rank {rank}: {messages[rank]}")
+    return lines

@@ -260,6 +260,8 @@ def start_governor(
     cores = len(probe.cpus)
     processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
     env = os.environ.get("OMP_NUM_THREADS")
+    if os.environ.get("GANKIT_OMP_SET_BY_LAUNCHER"):  # set by `gankit run --nproc`, not by the user
+        env = None
     # Only sample the load when the choice depends on it (no user choice, a model worth splitting).
     params = parameter_count(nets)
     needs_load = requested == "auto" and env is None and params * batch_size >= SMALL_WORK and not fixed

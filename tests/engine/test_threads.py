@@ -179,3 +179,15 @@ def test_a_torchrun_launch_does_not_count_its_own_processes_as_neighbours(restor
     clock.now += 10
     governor.tick()
     assert governor.current == 4
+
+
+def test_omp_threads_set_by_the_nproc_launcher_is_not_taken_as_the_users_choice(monkeypatch, tmp_path):
+    from gankit.engine.threads import LoadProbe, start_governor
+
+    nets = {"generator": torch.nn.Linear(4, 4)}
+    probe = LoadProbe([0, 1], stat=tmp_path / "no-stat")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    assert "OMP_NUM_THREADS=1" in start_governor("auto", nets, 8, probe).choice.reason
+    monkeypatch.setenv("GANKIT_OMP_SET_BY_LAUNCHER", "1")
+    assert "OMP_NUM_THREADS" not in start_governor("auto", nets, 8, probe).choice.reason
