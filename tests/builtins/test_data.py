@@ -368,3 +368,22 @@ def test_folder_errors(tmp_path, case):
         assert "--data-root" in message
     else:
         assert str(root) in message
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_offline_download_says_where_to_put_the_files_not_to_add_download(tmp_path, monkeypatch, name):
+    import urllib.error
+
+    import torchvision.datasets
+    import torchvision.datasets.utils
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
+    monkeypatch.setattr(torchvision.datasets.utils, "download_and_extract_archive", offline)
+    with pytest.raises(GankitError) as info:
+        _load(name, tmp_path / "data", download=True)
+    message = str(info.value)
+    assert "no connection to the download server" in message and "copy the files there yourself" in message
+    assert "--download" not in message and ("t10k-images-idx3-ubyte" in message or "data_batch_1" in message)

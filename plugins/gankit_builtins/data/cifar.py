@@ -24,7 +24,7 @@ import torch
 from gankit import DataRequest, GankitError, TensorDataset
 from gankit.safe_files import read_bounded, shown
 
-from .torchvision_sets import _dataset, _root
+from .torchvision_sets import _dataset, _root, download_failed
 
 BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 PIXELS = 3 * 32 * 32
@@ -146,5 +146,8 @@ def _download(root: Path) -> None:
             md5="c58f30108f718f92721af3b95e74349a",
         )
     except (OSError, RuntimeError, ValueError) as exc:
-        reason = " ".join(str(exc).split())[:200]
-        raise GankitError(f"cannot download cifar10 into {shown(root)}: {type(exc).__name__}: {reason}") from None
+        needs = (
+            f"data_batch_1 to data_batch_5 and test_batch in {shown(root / 'cifar-10-batches-py')} "
+            "(or the binary release's, in cifar-10-batches-bin)"
+        )
+        raise download_failed("cifar10", root, exc, needs) from None

@@ -122,8 +122,25 @@ def _download(dataset_class_name: str, root: Path, name: str) -> None:
     try:
         downloader.download()
     except (OSError, RuntimeError, ValueError) as exc:
-        reason = " ".join(str(exc).split())[:200]
-        raise GankitError(f"cannot download {name} into {shown(root)}: {type(exc).__name__}: {reason}") from None
+        files = ", ".join(n for pair in IDX_FILES.values() for n in pair)
+        raise download_failed(name, root, exc, f"{files} in {shown(Path(downloader.raw_folder))}") from None
+
+
+def download_failed(name: str, root: Path, exc: BaseException, needs: str) -> GankitError:
+    """One line for a failed --download: why (offline, in a few words), and the files to put there by hand."""
+    text = " ".join(str(exc).split())
+    offline = any(
+        s in text
+        for s in (
+            "Name or service not known",
+            "urlopen error",
+            "Network is unreachable",
+            "Temporary failure in name resolution",
+            "timed out",
+        )
+    )
+    why = "no connection to the download server" if offline else f"{type(exc).__name__}: {text[:160]}"
+    return GankitError(f"cannot download {name} into {shown(root)} ({why}); copy the files there yourself: {needs}")
 
 
 def mnist(config, request: DataRequest) -> TensorDataset:
