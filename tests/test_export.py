@@ -101,7 +101,7 @@ def test_an_error_leaves_no_half_folder(gankit, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise gk.GankitError("cannot export this model: a test says no")
 
-    monkeypatch.setattr(export, "write_graph", fail)
+    monkeypatch.setattr(export.graphs, "write_graph", fail)
     line = one_error_line(gankit("export", str(run), "-o", "model", "--format", "pt2"))
     assert "a test says no" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
@@ -121,7 +121,7 @@ def test_a_model_that_cannot_export_says_why(gankit, tmp_path, monkeypatch):
         def forward(self, z):
             return z if bool(z.sum() > 0) else -z  # control flow on values: no graph for it
 
-    monkeypatch.setattr(export, "graph_module", lambda model, nets: DataDependent())
+    monkeypatch.setattr(export.graphs, "graph_module", lambda model, nets: DataDependent())
     line = one_error_line(gankit("export", str(run), "-o", "model", "--format", "pt2"))
     assert "cannot export" in line and "torch.export failed" in line
     assert not (tmp_path / "model").exists()
