@@ -452,40 +452,57 @@ def gankit_block(trainer, steps: int) -> Callable[[], None]:
     return block
 
 
+def measure_tax(trainers: list, plains: list, quick: bool) -> tuple[float, float, float]:
+    """(plain ms/step, gankit ms/step, gankit ÷ plain) of two trainers against two plain loops.
+
+    Two of each side, each plain loop on copies of its own trainer's networks: one pair of fresh instances
+    can land a few per cent apart on where their tensors sit in memory (an A/A test of two plain loops
+    shows it), and pooling two of each averages that out."""
+    for _ in range(10 if not quick else 2):  # warm-up: allocator, kernels, optimizer state
+        for trainer, plain in zip(trainers, plains):
+            trainer.train_step()
+            plain.step()
+    # Blocks of about 0.1 s, whatever a step costs, and many rounds of them: the VM's speed drifts by
+    # ~10 % over seconds, so the blocks of a round must run close together, and the cheapest steps
+    # need as many rounds as the dearest to average out the timer's and the machine's jitter. The
+    # dearest steps (the families' convolutional ones) get fewer rounds: about 40 s per row.
+    probe = 3 if quick else 5
+    step_time = median_time(plains[0].step, probe)
+    # The other three take as many steps, so all four stay in the same phase of lazy penalties (StyleGAN2's
+    # R1 every 16 D steps): each round's blocks then do the same work on both sides.
+    for contender in (plains[1].step, trainers[0].train_step, trainers[1].train_step):
+        for _ in range(probe):
+            contender()
+    steps = max(3, round(0.1 / step_time))
+    rounds = 3 if quick else max(15, min(60, round(40 / (4 * steps * step_time))))
+    contenders: dict[str, Callable[[], None]] = {}
+    for i, (trainer, plain) in enumerate(zip(trainers, plains)):
+        contenders[f"gankit{i}"] = gankit_block(trainer, steps)
+        contenders[f"plain{i}"] = lambda plain=plain, steps=steps: [plain.step() for _ in range(steps)]
+    times = alternate(contenders, rounds)
+    gankit = [a + b for a, b in zip(times["gankit0"], times["gankit1"])]
+    plain = [a + b for a, b in zip(times["plain0"], times["plain1"])]
+    # The median of round-by-round ratios: a slow spell of the machine hits both sides of a round.
+    ratio = statistics.median(g / p for g, p in zip(gankit, plain))
+    return (1000 * statistics.median(plain) / (2 * steps), 1000 * statistics.median(gankit) / (2 * steps), ratio)
+
+
 def section_tax(args: argparse.Namespace, work: Path) -> str:
+    import tax_families  # the family packages' rows (plugins/), kept out of this file
+
     rows = []
-    worst = 0.0
     combos = TAX_COMBOS if not args.quick else TAX_COMBOS[:3] + [c for c in TAX_COMBOS if c[0] == "conditional"][:1]
     schemes = getattr(args, "tax_schemes", ())
     chosen = [c for c in combos if not schemes or c[0] in schemes]
     for scheme, arch, loss, reg in chosen:
-        batch = 64
-        # Two of each side, each plain loop on copies of its own trainer's networks: one pair of fresh
-        # instances can land a few per cent apart on where their tensors sit in memory (an A/A test of two
-        # plain loops shows it), and pooling two of each averages that out.
-        trainers = [build_trainer(arch, loss, reg, batch, scheme=scheme) for _ in range(2)]
+        trainers = [build_trainer(arch, loss, reg, 64, scheme=scheme) for _ in range(2)]
         plains = [PLAIN_LOOPS[scheme](trainer, loss, reg) for trainer in trainers]
-        for _ in range(10):  # warm-up: allocator, kernels, optimizer state
-            for trainer, plain in zip(trainers, plains):
-                trainer.train_step()
-                plain.step()
-        # Blocks of about 0.1 s, whatever a step costs, and many rounds of them: the VM's speed drifts by
-        # ~10 % over seconds, so the blocks of a round must run close together, and the cheapest steps
-        # need as many rounds as the dearest to average out the timer's and the machine's jitter.
-        steps = max(3, round(0.1 / median_time(plains[0].step, 5)))
-        contenders: dict[str, Callable[[], None]] = {}
-        for i, (trainer, plain) in enumerate(zip(trainers, plains)):
-            contenders[f"gankit{i}"] = gankit_block(trainer, steps)
-            contenders[f"plain{i}"] = lambda plain=plain, steps=steps: [plain.step() for _ in range(steps)]
-        times = alternate(contenders, 3 if args.quick else 60)
-        gankit = [a + b for a, b in zip(times["gankit0"], times["gankit1"])]
-        plain = [a + b for a, b in zip(times["plain0"], times["plain1"])]
-        # The median of round-by-round ratios: a slow spell of the machine hits both sides of a round.
-        ratio = statistics.median(g / p for g, p in zip(gankit, plain))
-        worst = max(worst, ratio)
-        ms = {name: 1000 * statistics.median(t) / (2 * steps) for name, t in (("gankit", gankit), ("plain", plain))}
-        rows.append([scheme, arch, loss, reg or "none", f"{ms['plain']:.2f}", f"{ms['gankit']:.2f}", f"{ratio:.3f}"])
+        plain_ms, gankit_ms, ratio = measure_tax(trainers, plains, args.quick)
+        rows.append([scheme, arch, loss, reg or "none", f"{plain_ms:.2f}", f"{gankit_ms:.2f}", f"{ratio:.3f}"])
         print(f"tax {scheme}/{arch}/{loss}/{reg}: {ratio:.3f}", flush=True)
+    families = [f for f in tax_families.FAMILIES if f in schemes or (not schemes and not args.quick)]
+    rows += tax_families.family_rows(args, families, measure_tax)
+    worst = max(float(row[-1]) for row in rows) if rows else 0.0
     return (
         "### Framework tax\n\n"
         "gankit's training step (`Trainer.train_step`: the scheme, the NaN watch, the EMA of G) "
@@ -494,7 +511,12 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         "the class-conditional game written out: G(z, y) with a class embedding, the projection D(x, y), the "
         "real batch's labels for D's fakes and uniform labels for G's step. Two instances of each side run "
         "interleaved blocks of about 0.1 s; each row is the median over 60 rounds of gankit's time ÷ the plain "
-        "loop's. Target: at most 1.03.\n\n"
+        "loop's. The rows of the family packages in plugins/ (biggan, stylegan2, pix2pix, cyclegan, stargan: "
+        "benchmarks/tax_families.py) use each family's CPU recipe (its preset's widths, batch, n_critic, "
+        "penalties, schedule and EMA); their plain loops import the networks from the package and write out "
+        "the rest, and from one seed reach the same losses and weights as gankit after two steps (checked "
+        "before each row); their blocks run at least 3 steps each, over 15 or more rounds (about 40 s a row). "
+        "Target: at most 1.03.\n\n"
         + table(["scheme", "arch", "loss", "reg", "plain ms/step", "gankit ms/step", "gankit ÷ plain"], rows)
         + f"\n\nWorst ratio: {worst:.3f}.\n"
     )
@@ -652,7 +674,8 @@ def main(argv: list[str] | None = None) -> None:
         "--tax-schemes",
         type=lambda text: tuple(n.strip() for n in text.split(",") if n.strip()),
         default=(),
-        help="only the tax rows of these schemes (unconditional, conditional); default all",
+        help="only the tax rows of these schemes (unconditional, conditional, and the families in plugins/: "
+        "biggan, stylegan2, pix2pix, cyclegan, stargan); default all",
     )
     parser.add_argument("--contention-rounds", type=int, default=2, help="rounds of the contention section")
     parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/benchmarks.md")
@@ -662,6 +685,12 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section {unknown[0]!r}; choose from: {', '.join(SECTIONS)}")
+    import tax_families
+
+    tax_choices = [*PLAIN_LOOPS, *tax_families.FAMILIES]
+    bad = [s for s in args.tax_schemes if s not in tax_choices]
+    if bad:
+        parser.error(f"unknown --tax-schemes entry {bad[0]!r}; choose from: {', '.join(tax_choices)}")
     print(f"machine: {machine()}", flush=True)
     blocks: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as work:
