@@ -82,7 +82,15 @@ def test_plan_and_tables(monkeypatch):
         },
     }
     results = {
-        r["key"]: {**r, "error": None, "seconds": 100.0, "steps_per_s": 5.0, "load": 1.5, "values": values[r["combo"]]}
+        r["key"]: {
+            **r,
+            "error": None,
+            "seconds": 100.0,
+            "cpu_seconds": 80.0,
+            "steps_per_s": 5.0,
+            "load": 1.5,
+            "values": values[r["combo"]],
+        }
         for r in runs
     }
     text = translation.tables(runs, results, ["- Machine: test"])
