@@ -651,7 +651,7 @@ def block_header(block: str) -> list[str]:
         ]
     return [
         "## Throughput (CPU)\n",
-        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs` (about 12 minutes; "
+        f"Machine: {machine()}. Reproduce: `python benchmarks/throughput.py --write-docs` (about 16 minutes; "
         "the machine must be otherwise idle: a second busy process on 2 cores slows every number by 2× or more).\n",
     ]
 
@@ -675,7 +675,7 @@ def main(argv: list[str] | None = None) -> None:
         type=lambda text: tuple(n.strip() for n in text.split(",") if n.strip()),
         default=(),
         help="only the tax rows of these schemes (unconditional, conditional, and the families in plugins/: "
-        "biggan, stylegan2, pix2pix, cyclegan, stargan); default all",
+        "biggan, stylegan2, pix2pix, cyclegan, stargan); default all (with --quick, the families only when named)",
     )
     parser.add_argument("--contention-rounds", type=int, default=2, help="rounds of the contention section")
     parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/benchmarks.md")
