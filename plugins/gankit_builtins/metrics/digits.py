@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from gankit import EvalContext, GankitError, Metric
+from gankit_builtins.data.digits import MAX_RESOLUTION, resized
 from gankit_builtins.metrics.distances import frechet_distance, kernel_inception_distance
 
 CLASSIFIER_VERSION = "1"
@@ -36,6 +37,12 @@ def _splits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
 
     train, test = digits(Split("train")), digits(Split("test"))
     return train.samples, train.labels, test.samples, test.labels
+
+
+def to_classifier(x: torch.Tensor) -> torch.Tensor:
+    """Images of 8k x 8k pixels as the classifier's 8x8 (averaged over k x k blocks)."""
+    factor = x.shape[-1] // 8
+    return x if factor == 1 else torch.nn.functional.avg_pool2d(x, factor)
 
 
 def cache_dir() -> Path:
@@ -124,22 +131,29 @@ class DigitsMetrics(Metric):
         return {
             "samples": self.config.samples,
             "k": self.config.k,
-            "target": "digits train split (1,437 images)",
+            "target": "digits train split (1,437 images; at a larger --resolution, resized as the data is)",
+            "scoring": "images of 8k x 8k pixels are averaged over k x k blocks to the classifier's 8x8",
             "reference": "digits test split (360 images), scored like the samples",
             "classifier": f"v{CLASSIFIER_VERSION}, held-out accuracy {self.accuracy}",
         }
 
     def evaluate(self, context: EvalContext) -> dict[str, float]:
-        if tuple(context.description.shape) != (1, 8, 8):
+        shape = tuple(context.description.shape)
+        size = shape[-1]
+        if len(shape) != 3 or shape[0] != 1 or shape[1] != size or size % 8 or size > MAX_RESOLUTION:
             raise GankitError(
-                f"metric 'digit-quality' scores 8x8 digit images; {context.description.name!r} yields {tuple(context.description.shape)}"
+                f"metric 'digit-quality' scores square grey digit images of 8, 16, 24, ... {MAX_RESOLUTION} pixels "
+                f"(--data digits, any --resolution of that kind); {context.description.name!r} yields {shape}"
             )
         net, self.accuracy = load_classifier()
         x_train, _, x_test, _ = _splits()
-        target, _ = features(net, x_train)
+        if size != 8:
+            # The real splits take the data source's own resize, so they are scored like the samples.
+            x_train, x_test = resized(x_train, size), resized(x_test, size)
+        target, _ = features(net, to_classifier(x_train))
         results: dict[str, float] = {"classifier_accuracy": self.accuracy}
         for label, images in (("", context.generate(self.config.samples)), ("real_", x_test)):
-            feats, predicted = features(net, images.clamp(-1, 1))
+            feats, predicted = features(net, to_classifier(images.clamp(-1, 1)))
             classes, kl = class_stats(predicted)
             precision, recall = precision_recall(target, feats, self.config.k)
             results |= {
