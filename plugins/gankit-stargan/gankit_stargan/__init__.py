@@ -52,6 +52,10 @@ class StarGANConfig:
     lambda_cls: float = attrs.field(default=1.0, validator=_non_negative)
     #: Weight of the reconstruction L1 term (main.py --lambda_rec 10).
     lambda_rec: float = attrs.field(default=10.0, validator=_non_negative)
+    #: Weight of an identity L1 term |x - G(x, c)| at x's own domains c. NOT StarGAN's recipe (0 there): it
+    #: is CycleGAN's identity loss (Zhu et al. 2017, --lambda_identity), here an absolute weight. Without it,
+    #: on the small digits task G paints one template per domain and hides its input (README, "Quality").
+    lambda_id: float = attrs.field(default=0.0, validator=_non_negative)
     #: "multi": independent attributes, binary cross-entropy summed over them (solver.py, CelebA);
     #: "single": one domain per image, softmax cross-entropy (solver.py, RaFD).
     classification: str = attrs.field(default="multi", validator=attrs.validators.in_(("multi", "single")))

@@ -8,7 +8,8 @@ domains c), then one generator step on the last of them:
 * D: adversarial loss on x and G(x, c') (the run's loss, ``wgan`` in the recipe) + the run's penalties
   (``gp``, on D's scores) + lambda_cls * classification of x's domains c by D's second head;
 * G: adversarial loss on G(x, c') + lambda_cls * classification of the fake as c' + lambda_rec *
-  |x - G(G(x, c'), c)| (reconstruction back to the original domains, L1).
+  |x - G(G(x, c'), c)| (reconstruction back to the original domains, L1) [+ lambda_id * |x - G(x, c)|,
+  CycleGAN's identity loss, off in the recipe].
 """
 
 from __future__ import annotations
@@ -92,8 +93,13 @@ class StarGAN(Scheme):
             real_scores = D(real)[0] if t.loss.needs_real_scores else None
             g_adversarial = t.generator_loss(fake_scores, real_scores)
             reconstruction = (real - G(fake, original)).abs().mean().float()  # solver.py g_loss_rec
+            # Not in solver.py: CycleGAN's identity loss (Zhu et al. 2017), G at x's own domains gives x back.
+            # Skipped at weight 0 (the recipe), so the published runs do the same work as before.
+            identity = (real - G(real, original)).abs().mean().float() if cfg.lambda_id > 0 else None
         g_cls = classification_loss(fake_logits, target, single)
         g_loss = g_adversarial + cfg.lambda_rec * reconstruction + cfg.lambda_cls * g_cls
+        if identity is not None:
+            g_loss = g_loss + cfg.lambda_id * identity
         t.optimize("generator", g_loss)
 
         return {
@@ -102,4 +108,4 @@ class StarGAN(Scheme):
             "d_cls": d_cls.detach(),
             "g_cls": g_cls.detach(),
             "rec": reconstruction.detach(),
-        }
+        } | ({} if identity is None else {"idt": identity.detach()})
