@@ -548,9 +548,37 @@ def command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+#: What each family section needs registered (kind, name), and the package that registers it.
+SECTION_NEEDS = {
+    "biggan": ("architecture", "biggan", "gankit-biggan"),
+    "stylegan2": ("architecture", "stylegan2", "gankit-stylegan"),
+    "pix2pix": ("data", "pix2pix-digits", "gankit-pix2pix"),
+    "cyclegan": ("data", "cyclegan-digits", "gankit-cyclegan"),
+    "stargan": ("data", "stargan-digits", "gankit-stargan"),
+}
+
+
 def default_sections(args: argparse.Namespace) -> tuple[str, ...]:
-    """Both sections, unless --data or --combos narrow the sweep to some loss x regularizer cells."""
-    return SECTIONS if tuple(args.data) == DATA and tuple(args.combos) == COMBOS else ("combos",)
+    """Every section whose package is installed (and not disabled), unless --data or --combos narrow the
+    sweep to some loss x regularizer cells."""
+    if tuple(args.data) != DATA or tuple(args.combos) != COMBOS:
+        return ("combos",)
+    missing = missing_packages(SECTIONS)
+    if missing:
+        print(f"Leaving out {', '.join(missing)}: their packages are not installed or are disabled", flush=True)
+    return tuple(s for s in SECTIONS if s not in missing)
+
+
+def missing_packages(sections: tuple[str, ...]) -> dict[str, str]:
+    """The family sections among ``sections`` whose component is not registered, with their package."""
+    from gankit.plugins import registry
+
+    reg = registry()
+    return {
+        section: SECTION_NEEDS[section][2]
+        for section in sections
+        if section in SECTION_NEEDS and SECTION_NEEDS[section][1] not in reg.names(SECTION_NEEDS[section][0])
+    }
 
 
 def write_doc(path: Path, text: str, markers: tuple[str, str] = (START, END)) -> None:
@@ -618,6 +646,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.sections is None:
         args.sections = default_sections(args)
+    missing = missing_packages(tuple(args.sections))
+    if missing:
+        section, package = next(iter(missing.items()))
+        parser.error(f"section {section!r} needs the {package} package (plugins/{package}; make setup installs it)")
     if args.seeds < 1 or args.jobs < 1 or args.steps_scale <= 0:
         parser.error("--seeds and --jobs must be at least 1, --steps-scale positive")
 
