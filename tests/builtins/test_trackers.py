@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.builtins.wandb_records import summarize
+from tests.builtins.wandb_records import run_files, summarize
 
 pytest.importorskip("wandb")
-
-
-@pytest.fixture
-def wandb_offline(tmp_path, monkeypatch):
-    folder = tmp_path / "wandb-dir"
-    folder.mkdir()
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(folder))
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    return folder
-
-
-def _run_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("wandb/offline-run-*/run-*.wandb"))
 
 
 def test_wandb_offline_records_config_losses_and_images(gankit, wandb_offline):
     result = gankit("run", "--tracker", "wandb", "--steps", "20", "--log-every", "5", "--sample-every", "10",
                     "--wandb-tags", "smoke,ci", "--name", "tracked")
     assert result.exit_code == 0, result.output
-    (run_file,) = _run_files(wandb_offline)
+    (run_file,) = run_files(wandb_offline)
     run = summarize(run_file)
     assert run["config"]["run"]["loss"] == "bce" and run["config"]["components"]["mlp"]["kind"] == "architecture"
     losses = [row for row in run["history"] if "d_loss" in row]
@@ -47,7 +31,7 @@ def test_resumed_run_continues_the_same_wandb_run(gankit, wandb_offline):
     assert gankit("run", "--tracker", "wandb", "--steps", "6", "--log-every", "3", "--name", "r").exit_code == 0
     resumed = gankit("run", "--resume", "runs/r", "--steps", "12")
     assert resumed.exit_code == 0, resumed.output
-    first, second = _run_files(wandb_offline)
+    first, second = run_files(wandb_offline)
     ids = {summarize(first)["run_id"], summarize(second)["run_id"]}
     assert len(ids) == 1, ids
     steps = [row["_step"] for row in summarize(second)["history"] if "d_loss" in row]
@@ -85,7 +69,7 @@ def test_online_failure_falls_back_to_offline_with_one_warning(gankit, wandb_off
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("Warning")]
     assert len(warnings) == 1 and "wandb sync" in warnings[0] and "simulated: init timed out" in warnings[0]
-    assert len(_run_files(wandb_offline)) == 1
+    assert len(run_files(wandb_offline)) == 1
 
 
 def test_jsonl_and_plain_console_lines(gankit, tmp_path):

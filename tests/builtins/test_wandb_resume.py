@@ -8,26 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.builtins.wandb_records import records, summarize
+from tests.builtins.wandb_records import records, run_files, summarize
 
 pytest.importorskip("wandb")
 
 TINY = ("--batch-size", "16", "--set", "arch.g_hidden=32", "--set", "arch.d_hidden=32")
-
-
-@pytest.fixture
-def wandb_offline(tmp_path, monkeypatch):
-    folder = tmp_path / "wandb-dir"
-    folder.mkdir()
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(folder))
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    return folder
-
-
-def _run_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("wandb/offline-run-*/run-*.wandb"))
 
 
 def _summary(path: Path) -> dict:
@@ -49,7 +34,7 @@ def test_crash_resume_logs_each_step_once_and_names_every_offline_part(gankit, w
     (run / "checkpoints" / "latest").write_text("step-000010.safetensors\n")
     resumed = gankit("run", "--resume", str(run), "--steps", "30", "-q")
     assert resumed.exit_code == 0, resumed.output
-    first, second = _run_files(wandb_offline)
+    first, second = run_files(wandb_offline)
     assert summarize(first)["run_id"] == summarize(second)["run_id"]
     logged = [row["_step"] for part in (first, second) for row in summarize(part)["history"] if "d_loss" in row]
     assert logged == [5, 10, 15, 20, 25, 30]  # 15 and 20, trained again after the crash, are not sent twice
@@ -60,7 +45,7 @@ def test_crash_resume_logs_each_step_once_and_names_every_offline_part(gankit, w
 def test_the_final_summary_keeps_the_sample_picture(gankit, wandb_offline):
     result = gankit("run", "--tracker", "wandb", *TINY, "--steps", "4", "--sample-every", "2", "-q")
     assert result.exit_code == 0, result.output
-    (run_file,) = _run_files(wandb_offline)
+    (run_file,) = run_files(wandb_offline)
     summary = _summary(run_file)
     # The picture logged at step 4 stays the summary's "samples"; the local file is beside it.
     assert not isinstance(summary.get("samples"), str), summary

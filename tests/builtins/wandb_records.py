@@ -72,3 +72,8 @@ def summarize(path: Path) -> dict:
         elif kind == "history":
             history.append({(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in record.history.item})
     return {"run_id": run_id, "config": config, "history": history}
+
+
+def run_files(folder: Path) -> list[Path]:
+    """The offline runs' record files under a W&B folder, in name order."""
+    return sorted(folder.glob("wandb/offline-run-*/run-*.wandb"))
