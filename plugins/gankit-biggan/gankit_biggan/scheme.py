@@ -10,9 +10,18 @@ StudioGAN's g_ema_start does.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from gankit import DataDescription, GankitError, Label, NetworkRequest, Noise, Option, Scheme
 from torch import Tensor, nn
+
+#: BigGAN's "standing statistics" (BigGAN-PyTorch ``utils.accumulate_standing_stats``, 16 accumulations):
+#: batch norm statistics recomputed from this many batches of the sampling network's own outputs.
+STANDING_BATCHES = 16
+STANDING_BATCH_SIZE = 64
+#: The standing batches' noise and labels come from this seed, so sampling stays reproducible.
+STANDING_SEED = 0
 
 #: BigGAN's released sampler (BigGAN-PyTorch ``utils.sample``, the TF-Hub modules) draws
 #: ``truncation * truncnorm(-2, 2)``.
@@ -58,6 +67,8 @@ class BigGANScheme(Scheme):
     def __init__(self, config=None):
         #: The scheme has no options (truncation is a generation input); ``config`` is None.
         self.config = config
+        self._shapes: tuple[int, int] | None = None  # (z_dim, classes), known once generation_inputs ran
+        self._standing: tuple[tuple, nn.Module] | None = None  # (key of the weights, the copy)
 
     def networks(self, data: DataDescription, z_dim: int) -> dict[str, NetworkRequest]:
         label = class_field(data)
@@ -68,6 +79,7 @@ class BigGANScheme(Scheme):
         }
 
     def generation_inputs(self, data: DataDescription, z_dim: int) -> dict:
+        self._shapes = (z_dim, data.fields[class_field(data)].num_classes)
         return {
             "z": Noise((z_dim,)),
             "label": Label(data.fields[class_field(data)].num_classes),
@@ -78,7 +90,42 @@ class BigGANScheme(Scheme):
 
     def generate(self, nets: dict[str, nn.Module], inputs: dict) -> Tensor:
         G = nets["generator"]  # the EMA of G when ``ema`` > 0 (the engine's copy), else G itself
-        return G(truncate(inputs["z"], inputs.get("truncation", 1.0)), inputs["label"])
+        return self.standing(G)(truncate(inputs["z"], inputs.get("truncation", 1.0)), inputs["label"])
+
+    @torch.no_grad()
+    def standing(self, G: nn.Module) -> nn.Module:
+        """``G`` in eval mode with BigGAN's standing statistics: a copy whose batch norms hold the mean
+        and variance of its own activations over ``STANDING_BATCHES`` seeded batches (z ~ N(0, 1),
+        uniform labels), computed once per state of ``G``'s weights. ``G`` itself is not changed.
+
+        Why: gankit's EMA averages G's parameters but copies its buffers, so the average's batch norms
+        would normalize with the running statistics of G's current weights, not of the averaged ones
+        (StudioGAN averages them; BigGAN-PyTorch recomputes them, as here). A network in training mode
+        (batch statistics) or without batch norm is returned as it is.
+        """
+        norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if G.training or not norms or self._shapes is None:
+            return G
+        tensors = [*G.parameters(), *G.buffers()]
+        key = (id(G), tuple((t.device, t.data_ptr(), t._version) for t in tensors))
+        if self._standing is not None and self._standing[0] == key:
+            return self._standing[1]
+        standing = copy.deepcopy(G)
+        for m in standing.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None  # a plain average over the batches
+                m.train()  # only the norms: spectral norm keeps G's vectors (no power iteration)
+        z_dim, classes = self._shapes
+        device, dtype = tensors[0].device, tensors[0].dtype
+        generator = torch.Generator().manual_seed(STANDING_SEED)
+        for _ in range(STANDING_BATCHES):
+            z = torch.randn(STANDING_BATCH_SIZE, z_dim, generator=generator).to(device, dtype)
+            label = torch.randint(classes, (STANDING_BATCH_SIZE,), generator=generator).to(device)
+            standing(z, label)
+        standing.eval()
+        self._standing = (key, standing)
+        return standing
 
     def step(self, t) -> dict[str, Tensor]:
         G, D = t.nets["generator"], t.nets["discriminator"]

@@ -13,7 +13,7 @@ from gankit.testing import check_component, check_plugin, create_component, gene
 import gankit_biggan
 from gankit_biggan.networks import Generator, chunk_sizes, halvings
 from gankit_biggan.ortho import off_diagonal_penalty
-from gankit_biggan.scheme import truncate
+from gankit_biggan.scheme import BigGANScheme, truncate
 
 #: Small widths keep the conformance runs fast; the layout is the same at any width.
 SMALL = {"g_channels": 4, "d_channels": 4, "shared_dim": 8}
@@ -181,6 +181,47 @@ def test_truncation():
     for bad in (0.0, -1.0, 1.5):
         with pytest.raises(GankitError, match="truncation"):
             truncate(z, bad)
+
+
+def test_sampling_uses_standing_statistics_not_the_copied_buffers():
+    """gankit's EMA copies G's BN buffers into the average, whose weights differ: sampling must not use
+    those statistics but the average's own (BigGAN's standing statistics), and leave the network as it is."""
+    torch.manual_seed(0)
+    G, _ = _nets()
+    scheme = BigGANScheme()
+    scheme.generation_inputs(DIGITS16, 80)
+    z, label = torch.randn(16, 80), torch.arange(16) % 10
+    norms = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        G.train()
+        G(torch.randn(64, 80), torch.randint(0, 10, (64,)))  # settle spectral norm's vectors
+        # What batch statistics of a large mixed batch give (the standing statistics' target).
+        batch = G(torch.cat([z, torch.randn(2048, 80)]), torch.cat([label, torch.randint(0, 10, (2048,))]))[:16]
+        G.eval()
+        outputs = []
+        for stale in (0.0, 3.0):  # statistics that belong to other weights
+            for m in norms:
+                m.running_mean.fill_(stale)
+                m.running_var.fill_(1.0 + stale)
+            outputs.append(scheme.generate({"generator": G}, {"z": z, "label": label}))
+            assert all(float(m.running_mean.mean()) == stale for m in norms)  # G itself untouched
+    assert torch.equal(outputs[0], outputs[1])
+    # Close to batch statistics (up to the sampling of the statistics); the stale ones are far off.
+    close, stale = (outputs[0] - batch).abs().mean(), (G(z, label) - batch).abs().mean()
+    assert close < 0.02 and stale > 10 * close
+    # Computed once per state of the weights: a changed weight gets new statistics.
+    before = scheme.standing(G)
+    assert scheme.standing(G) is before
+    with torch.no_grad():
+        G.linear.bias.add_(1.0)  # the first layer's output moves: every later statistic with it
+    after = scheme.standing(G)
+    assert after is not before
+    first_mean = [
+        next(m.running_mean for m in n.modules() if isinstance(m, torch.nn.BatchNorm2d)) for n in (before, after)
+    ]
+    assert not torch.equal(*first_mean)
+    G.train()
+    assert scheme.standing(G) is G  # batch statistics in training mode
 
 
 def test_unconditional_generator_takes_noise_chunks_alone():

@@ -186,6 +186,7 @@ def test_cpu_preset_is_a_valid_run_config(gankit_plugin):
     cfg = run.config
     assert (cfg.arch, cfg.data, cfg.resolution, cfg.scheme, cfg.loss) == ("biggan", "digits", 16, "biggan", "hinge")
     assert (cfg.batch_size, cfg.n_critic, cfg.ema, cfg.ema_start) == (32, 2, 0.99, 200)
+    assert (cfg.lr_g, cfg.lr_d, cfg.steps) == (2.5e-4, 2e-3, 1750)  # D 8x faster than G (see the preset)
     arch = run.config_for(run.architecture)
     assert (arch.g_channels, arch.d_channels, arch.init, arch.attention) == (8, 16, "default", False)
     # The preset changes run settings and widths only: the published defaults stay BigGAN's.
