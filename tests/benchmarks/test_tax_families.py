@@ -32,6 +32,10 @@ def test_plain_loop_reaches_gankits_losses_and_weights(family, with_families):
 
 def test_a_plain_loop_that_skips_a_penalty_is_caught(with_families, monkeypatch):
     """The check can fail: StyleGAN2's plain loop without its lazy R1 and path length is not the algorithm."""
+    # The CPU preset trains with R1 only (cifar's pl_weight = 0); R1 alone moves no first Adam step
+    # (beta1 = 0: the step is the gradient's sign), so the path length is put back for this check.
+    flags, preset = tax_families.FAMILIES["stylegan2"]
+    monkeypatch.setitem(tax_families.FAMILIES, "stylegan2", (flags | {"regs": ("r1", "pl")}, preset))
     built = tax_families.PlainStyleGAN2.__init__
 
     def without_penalties(self, trainer):
