@@ -118,7 +118,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; runs are shared like any output
+        os.fchmod(fd, 0o666 & ~safe_files.umask())  # mkstemp makes 0600 files; runs are shared like any output
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -132,12 +132,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save(state: TrainingState, path: Path) -> None:

@@ -30,6 +30,13 @@ _KINDS = (
 )
 
 
+def umask() -> int:
+    """The process's file-creation mask (os.umask can only be read by setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def shown(path: str | Path, width: int = 200) -> str:
     """The path quoted for an error line; an over-long one is cut so the line stays readable."""
     text = str(path)

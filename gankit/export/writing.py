@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gankit import safe_files
 from gankit.errors import GankitError
 from gankit.export import graphs
 from gankit.export.card import model_card
@@ -118,7 +119,7 @@ def _write_weights(path: Path, nets: dict[str, Any], config: dict[str, Any]) -> 
 
 def _replace(temp: Path, out: Path) -> None:
     """Move the finished folder into place (replacing an old one only now that the new one is whole)."""
-    mask = _umask()
+    mask = safe_files.umask()
     for file in temp.iterdir():
         os.chmod(file, 0o666 & ~mask)
     os.chmod(temp, 0o777 & ~mask)
@@ -130,9 +131,3 @@ def _replace(temp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         temp.rename(out)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
