@@ -10,7 +10,11 @@ from torch import nn
 
 
 class EMA:
-    """Keeps ``shadow`` = decay * shadow + (1 - decay) * weights after every update; buffers are copied.
+    """Keeps ``shadow`` = decay * shadow + (1 - decay) * weights after every update.
+
+    Batch norm's running mean and variance are averaged the same way, as BigGAN-PyTorch's EMA does:
+    copied, they would hold the statistics of the current weights, not of the averaged ones the shadow
+    computes with. Other buffers (counters, StyleGAN's tracked mean of W) are copied, as StyleGAN2-ADA does.
 
     Two schedules of the published recipes: ``start`` (BigGAN) copies the weights for the first steps,
     so the average does not carry the random initialization; ``rampup`` (StyleGAN2) limits the average's
@@ -27,7 +31,12 @@ class EMA:
         # Listed once: a network's tensors keep their identity once built (moves and checkpoint loads copy
         # into them), and walking the module tree on every step costs more than the update of a small net.
         self._params = (list(self.shadow.parameters()), list(network.parameters()))
-        self._buffers = list(zip(self.shadow.buffers(), network.buffers()))
+        statistics = {id(m.running_mean) for m in network.modules() if _tracks_statistics(m)}
+        statistics |= {id(m.running_var) for m in network.modules() if _tracks_statistics(m)}
+        pairs = list(zip(self.shadow.buffers(), network.buffers()))
+        averaged = [(s, b) for s, b in pairs if id(b) in statistics]
+        self._averaged = ([s for s, _ in averaged], [b for _, b in averaged])
+        self._copied = [(s, b) for s, b in pairs if id(b) not in statistics]
 
     def decay_at(self, step: int) -> float:
         """The decay applied by the update after ``step`` steps (1-based)."""
@@ -41,5 +50,11 @@ class EMA:
     def update(self, step: int | None = None) -> None:
         decay = self.decay if step is None else self.decay_at(step)
         torch._foreach_lerp_(*self._params, 1.0 - decay)
-        for s, b in self._buffers:
+        if self._averaged[0]:
+            torch._foreach_lerp_(*self._averaged, 1.0 - decay)
+        for s, b in self._copied:
             s.copy_(b)
+
+
+def _tracks_statistics(module: nn.Module) -> bool:
+    return isinstance(module, nn.modules.batchnorm._NormBase) and module.running_mean is not None

@@ -59,7 +59,23 @@ def test_ema_follows_the_weights_after_a_load_into_the_network():
     ema.update()
     for before, after in zip(shadow_before, ema.shadow.parameters()):
         torch.testing.assert_close(after, 0.5 * before + 0.5 * torch.full_like(before, 2.0))
-    assert torch.equal(ema.shadow[1].running_mean, torch.full((3,), 2.0))
+    # Batch norm's statistics are averaged like the weights (they describe the averaged network's
+    # activations only then); its counter of batches is copied.
+    torch.testing.assert_close(ema.shadow[1].running_mean, torch.full((3,), 0.5 * 0.0 + 0.5 * 2.0))
+    torch.testing.assert_close(ema.shadow[1].running_var, torch.full((3,), 0.5 * 1.0 + 0.5 * 2.0))
+    assert ema.shadow[1].num_batches_tracked.item() == 2
+
+
+def test_ema_statistics_are_copied_before_the_start_and_averaged_after():
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    ema = EMA(net, decay=0.9, start=1)
+    net(torch.randn(16, 2) + 3.0)
+    ema.update(step=1)  # within ``start``: a copy
+    assert torch.equal(ema.shadow[1].running_mean, net[1].running_mean)
+    before = ema.shadow[1].running_mean.clone()
+    net(torch.randn(16, 2) - 3.0)
+    ema.update(step=2)
+    torch.testing.assert_close(ema.shadow[1].running_mean, 0.9 * before + 0.1 * net[1].running_mean)
 
 
 def test_a_dropped_network_takes_its_frozen_block_with_it():
