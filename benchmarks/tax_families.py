@@ -110,14 +110,19 @@ class FamilyLoop:
         self.discriminator_optimizers = {
             name for name, nets in trainer.model.scheme.optimizers.items() if any(n.startswith("d") for n in nets)
         }
-        # EMA of G: weights averaged (BigGAN's start, StyleGAN2's ramp-up), buffers copied.
+        # EMA of G: weights and batch norm statistics averaged (BigGAN's start, StyleGAN2's ramp-up), other
+        # buffers copied.
         self.ema = []
         for name, ema in trainer.model.ema.items():
             shadow = copy.deepcopy(ema.shadow)
             live = self.nets[name]
             half_life = math.log(0.5) / math.log(ema.decay)
             self.ema.append(
-                (list(shadow.parameters()), list(live.parameters()), list(zip(shadow.buffers(), live.buffers())))
+                (
+                    list(shadow.parameters()) + [b for n, b in shadow.named_buffers() if _statistic(n)],
+                    list(live.parameters()) + [b for n, b in live.named_buffers() if _statistic(n)],
+                    [(s, b) for (n, s), b in zip(shadow.named_buffers(), live.buffers()) if not _statistic(n)],
+                )
                 + (ema.decay, ema.start, ema.rampup, half_life)
             )
         self.feed = Feed(trainer.batches, cfg.seed)
@@ -173,6 +178,11 @@ class FamilyLoop:
         raise NotImplementedError
 
 
+def _statistic(buffer_name: str) -> bool:
+    """A batch norm's running statistic, which the EMA averages like a weight."""
+    return buffer_name.endswith(("running_mean", "running_var"))
+
+
 class PlainBigGAN(FamilyLoop):
     """StudioGAN's d_first order: n_critic D steps on real (x, y) against G(z, y') with uniform fake
     labels, then G's step with BigGAN's orthogonal regularization of G."""
@@ -188,7 +198,8 @@ class PlainBigGAN(FamilyLoop):
             fake_label = torch.randint(num_classes, (self.batch,))
             with torch.no_grad():
                 fake = G(torch.randn(self.batch, self.z_dim), fake_label)
-            d_loss = self.d_loss(D(real, label), D(fake, fake_label))
+            scores = D(torch.cat([real, fake]), torch.cat([label, fake_label]))
+            d_loss = self.d_loss(*scores.split([len(real), len(fake)]))
             self.optimize("discriminator", d_loss)
         z, fake_label = torch.randn(self.batch, self.z_dim), torch.randint(num_classes, (self.batch,))
         self.freeze(D)
@@ -380,10 +391,12 @@ def check_equivalence(family: str, steps: int = 2) -> float:
         for key, value in theirs.items():
             torch.testing.assert_close(ours[key], value, rtol=1e-5, atol=1e-5, msg=f"{family} {key} step {step}")
     worst = 0.0
-    pairs = [(trainer.model.nets[n], plain.nets[n]) for n in plain.nets]
-    pairs += [(e.shadow, torch.nn.ParameterList(p[0])) for e, p in zip(trainer.model.ema.values(), plain.ema)]
+    pairs = [(list(trainer.model.nets[n].parameters()), list(plain.nets[n].parameters())) for n in plain.nets]
+    for ema, averaged in zip(trainer.model.ema.values(), plain.ema):
+        statistics = [b for n, b in ema.shadow.named_buffers() if _statistic(n)]
+        pairs.append((list(ema.shadow.parameters()) + statistics, averaged[0]))
     for a, b in pairs:
-        for x, y in zip(a.parameters(), b.parameters(), strict=True):
+        for x, y in zip(a, b, strict=True):
             worst = max(worst, (x - y).abs().max().item())
     return worst
 

@@ -365,12 +365,16 @@ class PlainLoop:
         self.update_ema(G)
 
     def update_ema(self, G) -> None:
-        """The EMA of G, as gankit's engine keeps it: weights averaged, buffers copied."""
+        """The EMA of G, as gankit's engine keeps it: weights and batch norm statistics averaged, other
+        buffers copied."""
         if self.G_ema is not None:
             with torch.no_grad():
                 torch._foreach_lerp_(list(self.G_ema.parameters()), list(G.parameters()), 1 - self.ema_decay)
-                for average, buffer in zip(self.G_ema.buffers(), G.buffers()):
-                    average.copy_(buffer)
+                for (name, average), buffer in zip(self.G_ema.named_buffers(), G.buffers()):
+                    if name.endswith(("running_mean", "running_var")):
+                        average.lerp_(buffer, 1 - self.ema_decay)
+                    else:
+                        average.copy_(buffer)
 
 
 class PlainConditionalLoop(PlainLoop):

@@ -25,6 +25,18 @@ _positive = attrs.validators.gt(0)
 CPU_PRESET = Path(__file__).parent / "presets" / "cpu-digits16.toml"
 
 
+#: DiffAugment's transforms (Zhao et al. 2020), in the order its reference code applies them.
+AUGMENTATIONS = ("color", "translation", "cutout")
+
+
+def _augmentations(value) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else tuple(value)
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"augment: unknown transform {unknown[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
+    return names
+
+
 @attrs.frozen
 class BigGANConfig:
     #: G's base width; every G block has 4x this many channels. StudioGAN BigGAN.yaml: g_conv_dim 96.
@@ -42,6 +54,10 @@ class BigGANConfig:
     #: Weight initialization: "ortho" (StudioGAN src/config.py: g_init and d_init "ortho") or "default"
     #: (PyTorch's own).
     init: str = attrs.field(default="ortho", validator=attrs.validators.in_(("ortho", "default")))
+    #: DiffAugment policy: transforms applied to every image D sees in training, real and fake alike
+    #: (Zhao et al. 2020; StudioGAN's apply_diffaug, False in BigGAN.yaml, so none by default), e.g.
+    #: "color,translation,cutout", the reference code's policy for CIFAR-10.
+    augment: tuple[str, ...] = attrs.field(default=(), converter=_augmentations)
 
 
 @attrs.frozen

@@ -23,6 +23,8 @@ from gankit import Architecture, DataDescription, NetworkRequest, UnsupportedReq
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from gankit_biggan.augment import diff_augment
+
 #: StudioGAN utils/ops.py: spectral norm with eps 1e-6, batch norm with eps 1e-4 and momentum 0.1.
 SN_EPS = 1e-6
 BN_EPS = 1e-4
@@ -198,8 +200,18 @@ class DBlock(nn.Module):
 class Discriminator(nn.Module):
     """``D(x[, y])``: see the module docstring."""
 
-    def __init__(self, channels: int, size: int, width: int, num_classes: int | None, attention: bool, layers: _Layers):
+    def __init__(
+        self,
+        channels: int,
+        size: int,
+        width: int,
+        num_classes: int | None,
+        attention: bool,
+        layers: _Layers,
+        augment: tuple[str, ...] = (),
+    ):
         super().__init__()
+        self.augment = augment
         g_blocks, _ = halvings(size)
         downs = max(1, g_blocks - 1)  # 32 px: 32 -> 16 -> 8, then two blocks at 8x8 (StudioGAN d_down)
         blocks = [DBlock(channels, width, True, True, layers)]
@@ -213,7 +225,9 @@ class Discriminator(nn.Module):
         self.embed = layers.embedding(num_classes, width) if num_classes is not None else None
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        h = x
+        # DiffAugment lives in D so that every image it sees in training (real, fake, in D's steps and G's)
+        # is transformed alike and gradients reach G through the transform; eval-mode D sees images as they are.
+        h = diff_augment(x, self.augment) if self.training and self.augment else x
         for i, block in enumerate(self.blocks):
             h = block(h)
             if i == 0 and self.attention is not None:
@@ -245,7 +259,7 @@ class BigGAN(Architecture):
                     f"first layer), so it needs --z-dim {blocks + 1} or more, not {z_dim}"
                 )
             return Generator(z_dim, channels, size, 4 * cfg.g_channels, classes, cfg.shared_dim, cfg.attention, layers)
-        return Discriminator(channels, size, 2 * cfg.d_channels, classes, cfg.attention, layers)
+        return Discriminator(channels, size, 2 * cfg.d_channels, classes, cfg.attention, layers, cfg.augment)
 
 
 def _image_shape(data: DataDescription, request: NetworkRequest) -> tuple[int, int]:

@@ -98,9 +98,9 @@ class BigGANScheme(Scheme):
         and variance of its own activations over ``STANDING_BATCHES`` seeded batches (z ~ N(0, 1),
         uniform labels), computed once per state of ``G``'s weights. ``G`` itself is not changed.
 
-        Why: gankit's EMA averages G's parameters but copies its buffers, so the average's batch norms
-        would normalize with the running statistics of G's current weights, not of the averaged ones
-        (StudioGAN averages them; BigGAN-PyTorch recomputes them, as here). A network in training mode
+        Why: running statistics, even averaged alongside the weights as gankit's EMA does, describe
+        the activations of the weights G had along the way, not those of the final average; BigGAN-PyTorch
+        recomputes them before sampling (``--use_standing_stats``), as here. A network in training mode
         (batch statistics) or without batch norm is returned as it is.
         """
         norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -139,7 +139,10 @@ class BigGANScheme(Scheme):
             with torch.no_grad(), t.autocast():
                 fake = G(t.noise(), fake_label)
             with t.autocast():
-                d_loss = t.loss.discriminator_loss(D(real, label), D(fake, fake_label))
+                # One pass over real and fake together, as BigGAN-PyTorch's G_D does: D has no batch
+                # statistics, so this equals two passes, in fewer and larger kernels.
+                scores = D(torch.cat([real, fake]), torch.cat([label, fake_label]))
+                d_loss = t.loss.discriminator_loss(*scores.split([len(real), len(fake)]))
             t.optimize("discriminator", d_loss)
 
         z, fake_label = t.noise(), t.labels(num_classes)

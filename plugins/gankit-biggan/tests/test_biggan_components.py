@@ -184,8 +184,9 @@ def test_truncation():
 
 
 def test_sampling_uses_standing_statistics_not_the_copied_buffers():
-    """gankit's EMA copies G's BN buffers into the average, whose weights differ: sampling must not use
-    those statistics but the average's own (BigGAN's standing statistics), and leave the network as it is."""
+    """The running statistics in G's batch norms belong to the weights G had along the way (gankit's EMA
+    averages them with the weights): sampling must not use them but the network's own (BigGAN's standing
+    statistics), and leave the network as it is."""
     torch.manual_seed(0)
     G, _ = _nets()
     scheme = BigGANScheme()
@@ -253,3 +254,25 @@ def test_class_signal_at_initialization():
     default_class, default_noise = _class_and_noise_effect("default")
     assert ortho_class < 0.5 * ortho_noise
     assert default_class > 0.7 * default_noise
+
+
+def test_diffaugment_transforms_what_d_sees_in_training_only():
+    torch.manual_seed(0)
+    _, D = _nets(augment="color,translation,cutout")
+    x, y = torch.rand(8, 1, 16, 16) * 2 - 1, torch.arange(8)
+    D.train()
+    assert not torch.equal(D(x, y), D(x, y))  # a fresh draw of the transforms per call
+    D.eval()
+    _, plain = _nets()
+    plain.load_state_dict(D.state_dict())
+    plain.eval()
+    torch.testing.assert_close(D(x, y), plain(x, y))  # eval mode: the image as it is
+
+
+def test_diffaugment_option_names_its_choices():
+    assert create_component("arch", "biggan", {"augment": ["cutout", "translation"]}).config.augment == (
+        "cutout",
+        "translation",
+    )
+    with pytest.raises((GankitError, ValueError), match="'flip'.*color, translation, cutout"):
+        create_component("arch", "biggan", {"augment": "translation,flip"})
