@@ -183,7 +183,7 @@ def test_truncation():
             truncate(z, bad)
 
 
-def test_sampling_uses_standing_statistics_not_the_copied_buffers():
+def test_sampling_uses_standing_statistics_not_the_running_ones():
     """The running statistics in G's batch norms belong to the weights G had along the way (gankit's EMA
     averages them with the weights): sampling must not use them but the network's own (BigGAN's standing
     statistics), and leave the network as it is."""
