@@ -31,8 +31,9 @@ class EMA:
         # Listed once: a network's tensors keep their identity once built (moves and checkpoint loads copy
         # into them), and walking the module tree on every step costs more than the update of a small net.
         self._params = (list(self.shadow.parameters()), list(network.parameters()))
-        statistics = {id(m.running_mean) for m in network.modules() if _tracks_statistics(m)}
-        statistics |= {id(m.running_var) for m in network.modules() if _tracks_statistics(m)}
+        statistics = {
+            id(t) for m in network.modules() if _tracks_statistics(m) for t in (m.running_mean, m.running_var)
+        }
         pairs = list(zip(self.shadow.buffers(), network.buffers()))
         averaged = [(s, b) for s, b in pairs if id(b) in statistics]
         self._averaged = ([s for s, _ in averaged], [b for _, b in averaged])
