@@ -101,6 +101,9 @@ class StepContext:
         self._after_d = [
             r for r in regularizers if type(r).after_discriminator_step is not Regularizer.after_discriminator_step
         ]
+        #: The roles whose penalties the scheme asked for ("discriminator", "generator"), for
+        #: :meth:`unapplied_penalties`.
+        self._asked: set[str] = set()
 
     def next_batch(self) -> Batch:
         return self.batches.next()
@@ -149,6 +152,7 @@ class StepContext:
 
         ``conditions`` are the discriminator's inputs after the sample (a class label), so a penalty
         differentiates the very function the loss sees."""
+        self._asked.add("discriminator")
         total = None
         for reg in self._penalized:
             if self.d_steps % reg.every:
@@ -168,6 +172,7 @@ class StepContext:
     def generator_penalty(self, generator: nn.Module, inputs: dict[str, Any]) -> torch.Tensor | None:
         """Sum of the generator penalties due on this generator step (``None`` if none is due);
         ``inputs`` are the generation inputs the step used (``{"z": ..., "label": ...}``)."""
+        self._asked.add("generator")
         total = None
         for reg in self._g_penalized:
             if self.g_steps % reg.every:
@@ -183,6 +188,12 @@ class StepContext:
             )
             total = _add(total, reg.generator_penalty(penalty_inputs), reg.every)
         return total
+
+    def unapplied_penalties(self) -> dict[str, list[Regularizer]]:
+        """After a step: the penalty regularizers of each role whose penalties the scheme never asked for
+        (it never called :meth:`discriminator_penalty` / :meth:`generator_penalty`), so they did nothing."""
+        roles = {"discriminator": self._penalized, "generator": self._g_penalized}
+        return {role: regs for role, regs in roles.items() if regs and role not in self._asked}
 
     def optimize(self, name: str, loss: torch.Tensor) -> None:
         """Backward ``loss`` and step optimizer ``name`` (AMP-aware); after the discriminator's step,

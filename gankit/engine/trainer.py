@@ -136,6 +136,7 @@ class Trainer:
             self.batches.epochs_to_steps(cfg.epochs, cfg.n_critic) if cfg.epochs is not None else cfg.steps
         )
         self.step = 0
+        self._penalties_checked = False
         # Fixed inputs for the sample grids: the same images at every step, so progress is easy to see.
         self.sample_columns = generation.grid_columns(model.inputs, SAMPLE_GRID_SIZE)
         grid_size = SAMPLE_GRID_SIZE
@@ -327,10 +328,26 @@ class Trainer:
         if self.run.config.lr_schedule != "constant":
             self._schedule_learning_rates()
         metrics = self.model.scheme.step(self.context)
+        if not self._penalties_checked:
+            self._check_penalties_applied()
         for ema in self.model.ema.values():
             ema.update(self.step + 1)
         self.step += 1
         return metrics
+
+    def _check_penalties_applied(self) -> None:
+        """A penalty the scheme never asks for would do nothing, silently: after the first step, refuse it."""
+        self._penalties_checked = True
+        unapplied = self.context.unapplied_penalties()
+        if not unapplied:
+            return
+        names = {id(reg): spec.name for spec, reg in zip(self.run.regularizers, self.model.regularizers)}
+        role, regs = next(iter(unapplied.items()))
+        listed = ", ".join(repr(names[id(r)]) for r in regs)
+        raise GankitError(
+            f"regularizer {listed} would do nothing: scheme {self.run.scheme.name!r} does not apply {role} "
+            f"penalties; drop it from --reg, or use a scheme that applies them"
+        )
 
     def _schedule_learning_rates(self) -> None:
         cfg = self.run.config

@@ -147,3 +147,38 @@ def test_observing_a_run_leaves_the_training_bit_identical(gankit, tmp_path, mon
         for slot, values in state["state"].items():
             for key, tensor in values.items():
                 assert torch.equal(torch.as_tensor(tensor), torch.as_tensor(seen.optimizers[name]["state"][slot][key]))
+
+
+def test_penalties_the_step_never_asks_for_are_listed_as_unapplied():
+    from gankit.plugins import registry
+
+    gp = registry().get("regularizer", "gp")
+    t = step_context([gp.create(gp.config())])
+    assert list(t.unapplied_penalties()) == ["discriminator"]
+    real, fake = t.next_batch().x, t.nets["generator"](t.noise())
+    assert t.discriminator_penalty(real, fake, t.nets["discriminator"]) is not None
+    assert t.unapplied_penalties() == {}
+
+
+def test_a_scheme_that_ignores_a_penalty_fails_on_the_first_step_with_one_line(gankit, tmp_path, monkeypatch):
+    from gankit_builtins.schemes.unconditional import Unconditional
+
+    def step_without_penalties(self, t):  # a third-party scheme's step that never calls the penalty hooks
+        G, D = t.nets["generator"], t.nets["discriminator"]
+        fake = G(t.noise())
+        t.optimize("discriminator", t.loss.discriminator_loss(D(t.next_batch().x), D(fake.detach())))
+        with t.frozen(D):
+            g_loss = t.generator_loss(D(G(t.noise())))
+        t.optimize("generator", g_loss)
+        return {"g_loss": g_loss.detach()}
+
+    monkeypatch.setattr(Unconditional, "step", step_without_penalties)
+    args = ("run", "--steps", "2", "--batch-size", "8", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "-q")
+    result = gankit(*args, "--reg", "r1", "--name", "ignored")
+    assert result.exit_code != 0
+    assert "regularizer 'r1' would do nothing: scheme 'unconditional' does not apply discriminator penalties" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    # Regularizers that act on weights, not through a penalty, need nothing from the step.
+    assert gankit(*args, "--reg", "sn", "--name", "weights").exit_code == 0

@@ -142,7 +142,10 @@ class BigGANScheme(Scheme):
                 # Two passes, as StudioGAN's: one pass over both (BigGAN-PyTorch's G_D) is 5 % faster, but
                 # it halves spectral norm's power iterations, and the preset scored worse on 3 of 3 seeds.
                 d_loss = t.loss.discriminator_loss(D(real, label), D(fake, fake_label))
-            t.optimize("discriminator", d_loss)
+            # A user's --reg r1 or gp: under the real batch's labels (StudioGAN scores its gradient
+            # penalty's interpolates with the real labels too).
+            penalty = t.discriminator_penalty(real, fake, D, conditions=(label,))
+            t.optimize("discriminator", d_loss if penalty is None else d_loss + penalty)
 
         z, fake_label = t.noise(), t.labels(num_classes)
         with t.frozen(D), t.autocast():

@@ -188,9 +188,18 @@ def test_cpu_preset_is_a_valid_run_config(gankit_plugin):
     cfg = run.config
     assert (cfg.arch, cfg.data, cfg.resolution, cfg.scheme, cfg.loss) == ("biggan", "digits", 16, "biggan", "hinge")
     assert (cfg.batch_size, cfg.n_critic, cfg.ema, cfg.ema_start) == (32, 2, 0.99, 200)
-    assert (cfg.lr_g, cfg.lr_d, cfg.steps) == (2.5e-4, 2e-3, 1750)  # D 8x faster than G (see the preset)
+    assert (cfg.lr_g, cfg.lr_d, cfg.steps) == (2.5e-4, 2e-3, 3500)  # D 8x faster than G (see the preset)
+    assert (cfg.amp, cfg.channels_last) == ("bf16", True)  # 1.9x the steps of float32 NCHW per CPU second
     arch = run.config_for(run.architecture)
     assert (arch.g_channels, arch.d_channels, arch.init, arch.attention) == (8, 16, "default", False)
     # The preset changes run settings and widths only: the published defaults stay BigGAN's.
     assert (cfg.loss, cfg.z_dim, tuple(cfg.betas), cfg.regs) == ("hinge", 80, (0.5, 0.999), ("ortho",))
     assert run.config_for(run.scheme) is None
+
+
+def test_a_discriminator_penalty_given_with_reg_acts_on_d(gankit_plugin, tmp_path):
+    gankit_plugin(gankit_biggan)
+    plain = _state(_run(tmp_path, "plain", "--steps", "1", "--reg", "ortho"))
+    penalized = _state(_run(tmp_path, "r1", "--steps", "1", "--reg", "ortho", "--reg", "r1", "--set", "r1.gamma=100"))
+    d_plain, d_r1 = plain.networks["discriminator"], penalized.networks["discriminator"]
+    assert _difference(d_plain, d_r1, "D") is not None  # R1 on the real batch (under its labels) moved D
