@@ -192,6 +192,7 @@ def test_cpu_preset_is_a_valid_run_config(gankit_plugin):
     assert (cfg.amp, cfg.channels_last) == ("bf16", True)  # 1.9x the steps of float32 NCHW per CPU second
     arch = run.config_for(run.architecture)
     assert (arch.g_channels, arch.d_channels, arch.init, arch.attention) == (8, 16, "default", False)
+    assert arch.augment == ("translation",)  # DiffAugment: against D learning the ~1,400 digits by heart
     # The preset changes run settings and widths only: the published defaults stay BigGAN's.
     assert (cfg.loss, cfg.z_dim, tuple(cfg.betas), cfg.regs) == ("hinge", 80, (0.5, 0.999), ("ortho",))
     assert run.config_for(run.scheme) is None
