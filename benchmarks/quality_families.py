@@ -252,6 +252,7 @@ def _recipe(section: str) -> str:
     if section == "biggan":
         widths = f"g_channels {arch.g_channels}, d_channels {arch.d_channels}, shared_dim {arch.shared_dim}"
         widths += f", attention {str(arch.attention).lower()}, init {arch.init}"
+        widths += f", augment {','.join(arch.augment) or 'none'}"
         extra = f", n_critic {cfg.n_critic}, EMA {cfg.ema:g} from step {cfg.ema_start}"
     else:
         widths = f"channel_base {arch.channel_base}, channel_max {arch.channel_max}, w_dim {arch.w_dim}"
@@ -261,6 +262,8 @@ def _recipe(section: str) -> str:
         f"`{cfg.arch}` at {cfg.resolution} px ({widths}), loss `{cfg.loss}`, regs {', '.join(cfg.regs) or 'none'},"
         f" z {cfg.z_dim}, batch {cfg.batch_size}, lr_g {cfg.lr_g:g}, lr_d {cfg.lr_d:g}, betas {tuple(cfg.betas)}"
         f"{extra}, {cfg.steps:,} steps"
+        + (f", amp {cfg.amp}" if cfg.amp != "auto" else "")
+        + (", channels-last" if cfg.channels_last else "")
     )
 
 
