@@ -47,7 +47,11 @@ def _preset(package: str, name: str) -> str:
 #: Each family's row: the run settings (flags) and CPU preset file of its trainer. The presets' own
 #: widths and batch sizes (BigGAN's and StyleGAN2's CPU presets, the digits tasks' suggested settings).
 FAMILIES: dict[str, tuple[dict[str, Any], Callable[[], str | None]]] = {
-    "biggan": ({"arch": "biggan"}, lambda: _preset("gankit_biggan", "cpu-digits16.toml")),
+    # In float32 and NCHW: the preset's bfloat16 and channels-last change the arithmetic, not the algorithm.
+    "biggan": (
+        {"arch": "biggan", "amp": "off", "channels_last": False},
+        lambda: _preset("gankit_biggan", "cpu-digits16.toml"),
+    ),
     "stylegan2": ({"arch": "stylegan2"}, lambda: _preset("gankit_stylegan", "cpu16.toml")),
     "pix2pix": ({"data": "pix2pix-digits"}, lambda: None),
     "cyclegan": ({"data": "cyclegan-digits"}, lambda: None),

@@ -517,7 +517,7 @@ def section_tax(args: argparse.Namespace, work: Path) -> str:
         "interleaved blocks of about 0.1 s; each row is the median over 60 rounds of gankit's time ÷ the plain "
         "loop's. The rows of the family packages in plugins/ (biggan, stylegan2, pix2pix, cyclegan, stargan: "
         "benchmarks/tax_families.py) use each family's CPU recipe (its preset's widths, batch, n_critic, "
-        "penalties, schedule and EMA); their plain loops import the networks from the package and write out "
+        "penalties, schedule and EMA; BigGAN's in float32 and NCHW, as both sides run it); their plain loops import the networks from the package and write out "
         "the rest, and from one seed reach the same losses and weights as gankit after two steps (checked "
         "before each row); their blocks run at least 3 steps each, over 15 or more rounds (about 40 s a row). "
         "Target: at most 1.03.\n\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import math
 import random
 import signal
@@ -44,6 +45,8 @@ from gankit.images import save_samples
 from gankit.resolve import ResolvedRun
 from gankit.runs import RunFolder
 from gankit.tracking import TrackerGroup
+
+log = logging.getLogger(__name__)
 
 #: Steps whose losses may wait on the device before the loop reads them back (see StepContext.check_finite).
 _MAX_UNCHECKED = 1000
@@ -336,18 +339,21 @@ class Trainer:
         return metrics
 
     def _check_penalties_applied(self) -> None:
-        """A penalty the scheme never asks for would do nothing, silently: after the first step, refuse it."""
+        """A penalty the scheme never asks for does nothing: after the first step, say so once.
+
+        A warning, not an error: schemes written before a data set or architecture suggested a penalty
+        (and third-party schemes without penalties) keep training as they did."""
         self._penalties_checked = True
-        unapplied = self.context.unapplied_penalties()
-        if not unapplied:
-            return
         names = {id(reg): spec.name for spec, reg in zip(self.run.regularizers, self.model.regularizers)}
-        role, regs = next(iter(unapplied.items()))
-        listed = ", ".join(repr(names[id(r)]) for r in regs)
-        raise GankitError(
-            f"regularizer {listed} would do nothing: scheme {self.run.scheme.name!r} does not apply {role} "
-            f"penalties; drop it from --reg, or use a scheme that applies them"
-        )
+        for role, regs in self.context.unapplied_penalties().items():
+            if self.world.is_main:
+                log.warning(
+                    "regularizer %s does nothing in this run: scheme %r does not apply %s penalties "
+                    "(leave it out of --reg, or use a scheme that applies them)",
+                    ", ".join(repr(names[id(r)]) for r in regs),
+                    self.run.scheme.name,
+                    role,
+                )
 
     def _schedule_learning_rates(self) -> None:
         cfg = self.run.config

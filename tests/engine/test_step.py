@@ -160,7 +160,7 @@ def test_penalties_the_step_never_asks_for_are_listed_as_unapplied():
     assert t.unapplied_penalties() == {}
 
 
-def test_a_scheme_that_ignores_a_penalty_fails_on_the_first_step_with_one_line(gankit, tmp_path, monkeypatch):
+def test_a_scheme_that_ignores_a_penalty_trains_and_says_once_that_it_does_nothing(gankit, tmp_path, monkeypatch):
     from gankit_builtins.schemes.unconditional import Unconditional
 
     def step_without_penalties(self, t):  # a third-party scheme's step that never calls the penalty hooks
@@ -173,12 +173,13 @@ def test_a_scheme_that_ignores_a_penalty_fails_on_the_first_step_with_one_line(g
         return {"g_loss": g_loss.detach()}
 
     monkeypatch.setattr(Unconditional, "step", step_without_penalties)
-    args = ("run", "--steps", "2", "--batch-size", "8", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "-q")
+    args = ("run", "--steps", "3", "--batch-size", "8", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "-q")
     result = gankit(*args, "--reg", "r1", "--name", "ignored")
-    assert result.exit_code != 0
-    assert "regularizer 'r1' would do nothing: scheme 'unconditional' does not apply discriminator penalties" in (
-        result.output
+    assert result.exit_code == 0, result.output
+    warning = (
+        "Warning: regularizer 'r1' does nothing in this run: scheme 'unconditional' does not apply "
+        "discriminator penalties"
     )
-    assert "Traceback" not in result.output
+    assert result.output.count(warning) == 1, result.output
     # Regularizers that act on weights, not through a penalty, need nothing from the step.
-    assert gankit(*args, "--reg", "sn", "--name", "weights").exit_code == 0
+    assert "Warning" not in gankit(*args, "--reg", "sn", "--name", "weights").output
