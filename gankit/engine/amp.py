@@ -13,6 +13,8 @@ itself is computed in full precision and joins the loss before the loss is scale
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 from typing import Any
 
 import torch
@@ -22,6 +24,21 @@ from gankit.errors import GankitError
 MODES = ("auto", "on", "off", "fp16", "bf16")
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 _NO_AUTOCAST = contextlib.nullcontext()  # stateless and reentrant: one serves every block of every run
+#: CPU flags (Linux /proc/cpuinfo) of instructions that compute in bfloat16; without them it is emulated.
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def native_cpu_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX); None where that cannot be read."""
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), None)
+    except OSError:
+        return None
+    return None if flags is None else any(flag in flags for flag in BFLOAT16_FLAGS)
 
 
 class Precision:
@@ -34,6 +51,12 @@ class Precision:
         default = torch.float16 if device.type == "cuda" else torch.bfloat16
         self.dtype = dtype or _DTYPES.get(mode, default)
         self.device_type = device.type
+        if self.enabled and device.type == "cpu" and self.dtype == torch.bfloat16 and native_cpu_bfloat16() is False:
+            log.warning(
+                "--amp %s: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), so bfloat16 is emulated "
+                "and usually slower than float32 (--amp off)",
+                mode,
+            )
         # Only float16 can overflow or underflow where float32 would not; bfloat16 needs no scaler.
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.enabled and self.dtype == torch.float16)
         #: Whether losses are scaled (float16 only): fixed for the run, read on every optimizer step.

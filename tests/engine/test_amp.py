@@ -172,3 +172,30 @@ def test_bfloat16_trains_without_a_scaler():
         losses.append(float(loss.detach()))
     assert precision.state_dict() == {}
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [("fpu sse2 avx512f avx512bw", False), ("fpu avx512f avx512_bf16", True), ("fpu amx_bf16 amx_tile", True)],
+)
+def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    from gankit.engine.amp import native_cpu_bfloat16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert native_cpu_bfloat16(str(cpuinfo)) is native
+    assert native_cpu_bfloat16(str(tmp_path / "missing")) is None  # not Linux: nothing is said
+
+
+@pytest.mark.parametrize("native", [False, True, None])
+def test_bfloat16_on_a_cpu_without_it_warns_once_per_run(monkeypatch, caplog, native):
+    import gankit.engine.amp as amp
+
+    monkeypatch.setattr(amp, "native_cpu_bfloat16", lambda: native)
+    with caplog.at_level("WARNING", logger="gankit.engine.amp"):
+        Precision(torch.device("cpu"), "bf16")
+        Precision(torch.device("cpu"), "off")
+        Precision(torch.device("cpu"), "fp16")
+    warned = [r.getMessage() for r in caplog.records]
+    expected = ["--amp bf16: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), so bfloat16 is emulated"]
+    assert [m[: len(expected[0])] for m in warned] == (expected if native is False else [])
