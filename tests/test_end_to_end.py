@@ -37,8 +37,10 @@ def test_run_as_typed_writes_samples_checkpoint_and_config(gankit, tmp_path):
         ("--loss", "bce", "--reg", "r1", "--set", "r1.every=2", "--arch", "dcgan"),
         ("--loss", "hinge", "--reg", "sn", "--data", "ring8", "--batch-size", "32"),
         ("--loss", "wgan", "--set", "scheme.reuse_fakes=true", "--data", "ring8"),
+        # Adam's moments come back from the checkpoint contiguous; the fused kernel must get them NHWC.
+        ("--loss", "bce", "--arch", "dcgan", "--channels-last", "--ema", "0.9"),
     ],
-    ids=["wgan-gp-ema", "bce-r1-dcgan", "hinge-sn-toy", "wgan-reused-fakes-toy"],
+    ids=["wgan-gp-ema", "bce-r1-dcgan", "hinge-sn-toy", "wgan-reused-fakes-toy", "bce-dcgan-channels-last"],
 )
 def test_resumed_run_equals_uninterrupted_run(gankit, tmp_path, args):
     common = ("--steps", "12", "--log-every", "4", "--sample-every", "100", *args)

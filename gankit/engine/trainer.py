@@ -78,6 +78,21 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
                     )
 
 
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-element state tensor its parameter's memory layout.
+
+    A checkpoint holds tensors contiguous, so a channels-last conv weight gets its Adam moments back in
+    NCHW order; the fused Adam kernel walks parameter and moments as flat arrays and would then pair
+    each weight with another weight's moments.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 class Trainer:
     """Builds everything for a run (touching no files), then :meth:`fit` trains into a run folder."""
 
@@ -219,6 +234,7 @@ class Trainer:
             for name, opt in self.optimizers.items():
                 opt.load_state_dict(state.optimizers[name])
                 _check_optimizer_state(opt)
+                _match_parameter_layouts(opt)
             self.precision.load_state_dict(state.scaler)
             rng = dict(state.rng)
             generators = [rng.pop("data")] + [rng.pop(f"data{i}") for i in range(1, len(self.batches.state()))]

@@ -64,8 +64,10 @@ def _checkpoints(run: Path) -> list:
 
 def test_digits16_trains_samples_per_class_and_resumes_exactly(gankit_plugin, tmp_path):
     gankit_plugin(gankit_biggan)
-    # DiffAugment on: its random transforms draw from the run's generators, which resume restores.
+    # DiffAugment on: its random transforms draw from the run's generators, which resume restores. And the
+    # CPU preset's bfloat16 on channels-last tensors (Adam's moments must come back in the weights' layout).
     flags = ("--data", "digits", "--resolution", "16", *FAST_EMA, "--set", "arch.augment=color,translation,cutout")
+    flags += ("--amp", "bf16", "--channels-last")
     # Every step checkpointed, all kept, to follow the average; a checkpoint's contents do not depend on that.
     full = _run(tmp_path, "full", *flags, "--steps", "4", "--checkpoint-every", "1", "--set", "keep_checkpoints=4")
     part = _run(tmp_path, "part", *flags, "--steps", "2", "--checkpoint-every", "2")
