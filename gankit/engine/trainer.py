@@ -360,16 +360,17 @@ class Trainer:
         A warning, not an error: schemes written before a data set or architecture suggested a penalty
         (and third-party schemes without penalties) keep training as they did."""
         self._penalties_checked = True
+        if not self.world.is_main:  # every process runs the same scheme: one of them says it
+            return
         names = {id(reg): spec.name for spec, reg in zip(self.run.regularizers, self.model.regularizers)}
         for role, regs in self.context.unapplied_penalties().items():
-            if self.world.is_main:
-                log.warning(
-                    "regularizer %s does nothing in this run: scheme %r does not apply %s penalties "
-                    "(leave it out of --reg, or use a scheme that applies them)",
-                    ", ".join(repr(names[id(r)]) for r in regs),
-                    self.run.scheme.name,
-                    role,
-                )
+            log.warning(
+                "regularizer %s does nothing in this run: scheme %r does not apply %s penalties "
+                "(leave it out of --reg, or use a scheme that applies them)",
+                ", ".join(repr(names[id(r)]) for r in regs),
+                self.run.scheme.name,
+                role,
+            )
 
     def _schedule_learning_rates(self) -> None:
         cfg = self.run.config
