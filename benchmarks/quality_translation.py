@@ -18,7 +18,7 @@ by judges this module trains on the real train split:
 * stargan (``stargan-digits``): every held-out digit translated to every domain; target-domain accuracy, the
   share of translations a CNN domain judge (fit on every train digit under every domain, the transforms
   being known) puts exactly in the target domain; digit kept, the share that a CNN digit judge puts in the
-  input's class after undoing the target's invertible transforms (rotation, flip, inversion); both
+  input's class after undoing the target's invertible transforms (dimming; frames and thick strokes stay); both
   averaged over all (source domain, target domain) pairs.
 """
 

@@ -1,7 +1,7 @@
 """StarGAN's data: images with their domains as an ``attributes`` field of 0/1 flags.
 
 * ``stargan-digits``: scikit-learn's embedded digits, resized to 16 px (``--resolution``), each given
-  a fixed random subset of three attributes (inverted, rotated, thick) and keeping its digit
+  a fixed random subset of three appearance attributes (dimmed, framed, thick) and keeping its digit
   ``label``; ``split`` train/test is the stratified 80/20 split of ``--data digits``.
 * ``stargan-folder``: one sub-folder per domain (``DIR/<domain>/*.png``), StarGAN's layout for RaFD
   (torchvision's ImageFolder); each image's attributes are the one-hot vector of its folder, in the
@@ -60,25 +60,38 @@ def _thick(x: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(x, k, stride=1, padding=k // 2)
 
 
-#: Each attribute's transform, in the order they are applied.
+def _dimmed(x: torch.Tensor) -> torch.Tensor:
+    """Strokes at half their brightness: [-1, 1] to [-1, 0], the background stays black."""
+    return (x - 1) / 2
+
+
+def _framed(x: torch.Tensor) -> torch.Tensor:
+    """A white frame one pixel wide per 16 px along the edges (over whatever stroke was there)."""
+    width = max(1, x.shape[-1] // 16)
+    framed = torch.ones_like(x)
+    framed[..., width:-width, width:-width] = x[..., width:-width, width:-width]
+    return framed
+
+
+#: Each attribute's transform, in the order they are applied (the frame after dimming: it stays white).
 TRANSFORMS = {
     "thick": _thick,
-    "rotated": lambda x: torch.rot90(x, 1, dims=(-2, -1)),
-    "inverted": lambda x: -x,
+    "dimmed": _dimmed,
+    "framed": _framed,
 }
 
 
-#: The transforms that lose nothing, and their inverses (a judge undoes them to read the digit).
+#: The transforms that a judge can undo to read the digit, and their inverses. Pixels brighter than a
+#: dimmed stroke can be (the frame) stay white.
 INVERSES = {
-    "inverted": lambda x: -x,
-    "rotated": lambda x: torch.rot90(x, -1, dims=(-2, -1)),
+    "dimmed": lambda x: (2 * x + 1).clamp(max=1),
 }
 INVERTIBLE = tuple(INVERSES)
 
 
 def undo_attributes(x: torch.Tensor, flags: torch.Tensor, names: tuple[str, ...] = DIGIT_ATTRIBUTES) -> torch.Tensor:
-    """Images with the invertible transforms of ``flags`` undone, in reverse order; thick strokes stay (a
-    dilation cannot be undone exactly)."""
+    """Images with the invertible transforms of ``flags`` undone, in reverse order; thick strokes and
+    frames stay (a dilation, and a frame drawn over strokes, cannot be undone exactly)."""
     for name in reversed(TRANSFORMS):
         if name in names and name in INVERSES:
             on = flags[:, names.index(name), None, None, None] > 0

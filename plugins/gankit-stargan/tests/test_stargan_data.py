@@ -50,7 +50,7 @@ def _key(x: torch.Tensor, attributes: torch.Tensor) -> tuple:
 
 
 def test_each_attribute_is_what_it_says_and_undoes_exactly_when_it_can():
-    assert DIGIT_ATTRIBUTES == ("inverted", "rotated", "thick")
+    assert DIGIT_ATTRIBUTES == ("dimmed", "framed", "thick")
     x = torch.rand(1, 1, 16, 16) * 2 - 1
 
     def flags(*names):
@@ -59,17 +59,25 @@ def test_each_attribute_is_what_it_says_and_undoes_exactly_when_it_can():
     def one(*names):
         return apply_attributes(x, flags(*names))
 
+    def frame(y):
+        y = y.clone()
+        y[..., [0, -1], :] = 1
+        y[..., :, [0, -1]] = 1
+        return y
+
+    thick = torch.nn.functional.max_pool2d(x, 3, 1, 1)
     assert torch.equal(one(), x)
-    assert torch.equal(one("inverted"), -x)
-    assert torch.equal(one("rotated"), torch.rot90(x, 1, (-2, -1)))
-    assert torch.equal(one("thick"), torch.nn.functional.max_pool2d(x, 3, 1, 1))
-    assert torch.equal(one("rotated", "inverted"), -torch.rot90(x, 1, (-2, -1)))
-    # Dilation first, so the strokes of inverted digits thicken too (dark on light).
-    assert torch.equal(one("thick", "inverted"), -torch.nn.functional.max_pool2d(x, 3, 1, 1))
-    for names in (("inverted",), ("rotated",), ("inverted", "rotated")):
-        assert torch.equal(undo_attributes(one(*names), flags(*names)), x)  # a judge reads the plain digit
-    thick = one("thick", "rotated", "inverted")
-    assert torch.equal(undo_attributes(thick, flags("thick", "rotated", "inverted")), one("thick"))
+    assert torch.equal(one("dimmed"), (x - 1) / 2)  # strokes at half brightness on the same black
+    assert torch.equal(one("framed"), frame(x))
+    assert torch.equal(one("thick"), thick)
+    # Dilation first (dimmed strokes are thick too), the frame last (it stays white on dimmed digits).
+    assert torch.equal(one("thick", "dimmed", "framed"), frame((thick - 1) / 2))
+    assert torch.allclose(undo_attributes(one("dimmed"), flags("dimmed")), x)  # a judge reads the plain digit
+    everything = one("thick", "dimmed", "framed")
+    assert torch.allclose(undo_attributes(everything, flags("thick", "dimmed", "framed")), one("thick", "framed"))
+    # At 32 px the frame is two pixels wide, as the strokes are twice as thick.
+    big = apply_attributes(torch.full((1, 1, 32, 32), -1.0), flags("framed"))
+    assert big[0, 0, 1, 5] == 1 and big[0, 0, 2, 5] == -1
 
 
 def test_plain_digits_are_the_tasks_digits_before_their_attributes():

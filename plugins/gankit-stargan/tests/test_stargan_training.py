@@ -51,10 +51,12 @@ def test_digits_run_trains_with_the_recipe(tmp_path):
     assert (options["lambda_cls"], options["lambda_rec"], options["classification"], options["flip"]) == (
         1.0, 10.0, "multi", False,
     )  # fmt: skip
+    # Not the recipe: the digits task suggests CycleGAN's identity weight (--lambda_identity 0.5 x --lambda_A 10).
+    assert options["lambda_id"] == 5.0
     metrics = _metrics(tmp_path / "digits")
     assert [m["step"] for m in metrics] == [1, 2, 3, 4]
     for m in metrics:
-        assert all(np.isfinite(m[k]) for k in ("d_loss", "g_loss", "d_cls", "g_cls", "rec"))
+        assert all(np.isfinite(m[k]) for k in ("d_loss", "g_loss", "d_cls", "g_cls", "rec", "idt"))
     # Constant rates for the first half, then a linear decay towards 0 at the last step (solver.py).
     rates = [m["lr/generator"] for m in metrics]
     assert rates[:3] == [1e-4] * 3 and rates[3] == pytest.approx(0.5e-4)
@@ -82,6 +84,7 @@ def folder_runs(tmp_path_factory):
 def test_folder_run_resumes_exactly(folder_runs):
     options = json.loads((folder_runs / "full" / "config.json").read_text())["components"]["stargan"]["options"]
     assert (options["classification"], options["flip"]) == ("single", True)  # suggested by stargan-folder
+    assert options["lambda_id"] == 0.0  # the recipe's: only the digits task suggests an identity term
     full, part = _final_tensors(folder_runs / "full"), _final_tensors(folder_runs / "part")
     assert sorted(full) == sorted(part)
     assert any(k.startswith("net/generator/") for k in full) and any(k.startswith("net/discriminator/") for k in full)
