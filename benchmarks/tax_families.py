@@ -324,7 +324,8 @@ class PlainCycleGAN(FamilyLoop):
 class PlainStarGAN(FamilyLoop):
     """solver.py's train(): n_critic D steps (WGAN + GP on interpolates + domain classification of real
     images, targets a shuffle of the batch's own domains), then G (adversarial + classification of the
-    fake as its target + L1 reconstruction back to the original domains)."""
+    fake as its target + L1 reconstruction back to the original domains, + the identity term that the
+    digits task suggests: L1 of G at the images' own domains)."""
 
     def iterate(self) -> dict[str, Tensor]:
         from gankit_stargan.scheme import attribute_field, classification_loss
@@ -365,8 +366,13 @@ class PlainStarGAN(FamilyLoop):
         self.freeze(D, frozen=False)
         g_cls = classification_loss(fake_logits, target, single)
         g_loss = g_adversarial + cfg.lambda_rec * reconstruction + cfg.lambda_cls * g_cls
+        metrics = {"d_loss": d_adversarial.detach(), "g_loss": g_adversarial.detach(), "rec": reconstruction.detach()}
+        if cfg.lambda_id > 0:
+            identity = (real - G(real, original)).abs().mean()
+            g_loss = g_loss + cfg.lambda_id * identity
+            metrics["idt"] = identity.detach()
         self.optimize("generator", g_loss)
-        return {"d_loss": d_adversarial.detach(), "g_loss": g_adversarial.detach(), "rec": reconstruction.detach()}
+        return metrics
 
 
 PLAIN_FAMILY_LOOPS: dict[str, type[FamilyLoop]] = {
