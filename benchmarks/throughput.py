@@ -36,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import seed_bounds
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -206,6 +207,8 @@ def gankit_run(root: Path, steps: int, *flags: str) -> float:
 #: gankit's two bfloat16 runs of the seed workload: their `gankit run` flags.
 SEED_FLAGS = {"bf16": ("--amp", "on"), "reuse": ("--amp", "on", "--set", "scheme.reuse_fakes=true")}
 SEED_SETUPS = {name: f"`gankit run {' '.join(flags)}`" for name, flags in SEED_FLAGS.items()}
+#: The precisions whose matrix-product rate bounds the seed loops: float32, and bfloat16 under --amp on.
+PRODUCT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def section_seed(args: argparse.Namespace, work: Path) -> str:
@@ -229,53 +232,58 @@ def section_seed(args: argparse.Namespace, work: Path) -> str:
     rate = {k: statistics.median(v) for k, v in results.items()}
     base = rate["seed"]
     ratio = {k: statistics.median(r / b for r, b in zip(results[k], results["seed"])) for k in results}
+    flops = seed_bounds.seed_flops()
+    # The products' own rate in each precision, measured between the loops' rounds on the same threads.
+    bound = {
+        "fp32": 1 / seed_bounds.product_seconds(torch.float32),
+        "bf16": 1 / seed_bounds.product_seconds(torch.bfloat16),
+    }
+    traffic = {"fp32": seed_bounds.traffic_bytes(4), "bf16": seed_bounds.traffic_bytes(2)}
+
+    def of_bound(loop: str, precision: str) -> str:
+        return f"{rate[loop] / bound[precision]:.0%} of {bound[precision]:.0f}"
+
     rows = [
-        ["seed tutorial loop (DataLoader, ToTensor + Normalize, BCELoss)", f"{base:.1f}", "1.00"],
-        ["the same loop, images decoded once into a tensor", f"{rate['resident']:.1f}", f"{ratio['resident']:.2f}"],
-        ["`gankit run` (float32)", f"{rate['fp32']:.1f}", f"{ratio['fp32']:.2f}"],
-        [f"{SEED_SETUPS['bf16']} (bfloat16 autocast)", f"{rate['bf16']:.1f}", f"{ratio['bf16']:.2f}"],
-        [f"{SEED_SETUPS['reuse']} (one G forward per iteration)", f"{rate['reuse']:.1f}", f"{ratio['reuse']:.2f}"],
+        ["seed tutorial loop (DataLoader, ToTensor + Normalize, BCELoss)", f"{base:.1f}", "1.00", of_bound("seed", "fp32")],
+        ["the same loop, images decoded once into a tensor", f"{rate['resident']:.1f}", f"{ratio['resident']:.2f}", of_bound("resident", "fp32")],
+        ["`gankit run` (float32)", f"{rate['fp32']:.1f}", f"{ratio['fp32']:.2f}", of_bound("fp32", "fp32")],
+        [f"{SEED_SETUPS['bf16']} (bfloat16 autocast)", f"{rate['bf16']:.1f}", f"{ratio['bf16']:.2f}", of_bound("bf16", "bf16")],
+        [f"{SEED_SETUPS['reuse']} (one G forward per iteration)", f"{rate['reuse']:.1f}", f"{ratio['reuse']:.2f}", of_bound("reuse", "bf16")],
+    ]  # fmt: skip
+    verdicts = [
+        f"float32: {ratio['fp32']:.2f}× the seed's loop, target 1.8×: {'met' if ratio['fp32'] >= 1.8 else 'NOT MET'}",
+        f"bfloat16 (`--amp on`, no reuse_fakes): {ratio['bf16']:.2f}×, target 3.5×: "
+        + ("met" if ratio["bf16"] >= 3.5 else "NOT MET"),
     ]
-    flops = _seed_flops_per_step()
-    peak = _sgemm_gflops()
-    bound = peak * 1e9 / flops
+    for line in verdicts:
+        print(line)
     print(
-        f"seed workload: {flops / 1e9:.2f} GFLOP per step; sgemm {peak:.0f} GFLOP/s bounds fp32 at {bound:.0f} steps/s"
+        f"seed workload: {flops / 1e9:.2f} GFLOP per step; its products alone run at {bound['fp32']:.0f} steps/s in "
+        f"float32 ({flops * bound['fp32'] / 1e9:.0f} GFLOP/s), {bound['bf16']:.0f} in bfloat16 "
+        f"({flops * bound['bf16'] / 1e9:.0f} GFLOP/s)"
     )
-    best = max(("bf16", "reuse"), key=ratio.get)
-    verdict = (
-        f"Target: at least 3.0× the seed's loop. {'Met' if ratio[best] >= 3.0 else 'Not met'}: "
-        f"{ratio[best]:.2f}× with {SEED_SETUPS[best]}"
-        + (f" ({ratio['bf16']:.2f}× with plain `--amp on`)." if best != "bf16" else ".")
-    )
-    print(verdict)
+    header = ["loop", "steps/s", "× seed", "of the products' bound (steps/s)"]
     return (
         "### Seed workload: MNIST MLP GAN, batch 100\n\n"
         f"Steps per second (one D step on real then fake, one G step), median of {rounds} interleaved rounds; "
-        "× seed is the median of the rounds' ratios. 60,000 MNIST-format images written by the benchmark.\n\n"
-        + table(["loop", "steps/s", "× seed"], rows)
-        + f"\n\n{verdict}\n\nThe seed's iteration is {flops / 1e9:.2f} GFLOP; at this machine's float32 GEMM rate "
-        f"({peak:.0f} GFLOP/s) its matrix products alone bound it at {bound:.0f} steps/s ({bound / base:.1f}× the "
-        "seed's loop). gankit's float32 step does less work than the seed's (no graph through G in D's step, no "
-        "weight gradients for D in G's step), and bfloat16 autocast runs the products on AVX512-BF16. With "
-        "`reuse_fakes`, G's step scores the fakes of D's step instead of a second fresh batch, as PyTorch's DCGAN "
-        "example does: the seed's recipe with one G forward fewer.\n"
+        "× seed is the median of the rounds' ratios. 60,000 MNIST-format images written by the benchmark. "
+        f"{torch.get_num_threads()} threads.\n\n"
+        + table(header, rows)
+        + "\n\n"
+        + "\n".join(f"- {line}." for line in verdicts)
+        + f"\n\nThe bound: the seed iteration's {len(seed_bounds.seed_products())} matrix products "
+        f"({flops / 1e9:.2f} GFLOP, batch 100), timed alone in this process (benchmarks/seed_bounds.py): "
+        f"{flops * bound['fp32'] / 1e9:.0f} GFLOP/s in float32 ({bound['fp32']:.0f} steps/s, "
+        f"{bound['fp32'] / base:.1f}× the seed's loop), {flops * bound['bf16'] / 1e9:.0f} GFLOP/s in bfloat16 "
+        f"({bound['bf16']:.0f} steps/s, {bound['bf16'] / base:.1f}×). gankit's float32 step does less work than "
+        "the seed's (no graph through G in D's step, no weight gradients for D in G's step), so it can pass "
+        "100 %. Memory traffic per step, the products' operands and Adam's update of both networks "
+        f"({seed_bounds.parameters():,} parameters, 28 bytes each): {traffic['fp32'] / 1e6:.1f} MB in float32, "
+        f"{traffic['bf16'] / 1e6:.1f} MB with bfloat16 operands; at the float32 loop's rate that is "
+        f"{traffic['fp32'] * rate['fp32'] / 1e9:.1f} GB/s. With `reuse_fakes`, G's step scores the fakes of D's "
+        "step instead of a second fresh batch, as PyTorch's DCGAN example does: the seed's recipe with one G "
+        "forward fewer.\n"
     )
-
-
-def _seed_flops_per_step() -> float:
-    """FLOPs (2 x multiply-adds) of one seed iteration at batch 100; a backward costs about 2 forwards."""
-    g = 64 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784
-    d = 784 * 512 + 512 * 256 + 256
-    forward = 2 * g + 3 * d  # G for D's step and again for G's step; D on real, on fake, on fake again
-    backward = 3 * (2 * d) + 2 * g  # D on real and fake, D again in G's step, then G
-    return 2 * 100 * (forward + backward)
-
-
-def _sgemm_gflops() -> float:
-    a, b = torch.randn(200, 1024), torch.randn(1024, 784)
-    seconds = median_time(lambda: [a @ b for _ in range(20)], 5) / 20
-    return 2 * 200 * 1024 * 784 / seconds / 1e9
 
 
 # -- framework tax ----------------------------------------------------------------------------------

@@ -34,11 +34,22 @@ class _Model:
         return self.translate(inputs["image"], inputs["target"])
 
 
-def test_stargan_judges_pass_true_translations_and_fail_untranslated_or_other_digits():
+def test_stargan_judges_pass_true_translations_and_fail_untranslated_or_other_digits(monkeypatch):
     from gankit_stargan import DigitDomainsConfig
     from gankit_stargan.data import apply_attributes, digit_domains, plain_digits
 
     translation = _translation()
+    # The judges are trained from fixed seeds on the same data at each call: train each once here.
+    judges = {}
+    fit = translation._fit
+
+    def fit_once(net, x, y, loss, epochs):
+        key = (net[-1].out_features, len(x), epochs)
+        if key not in judges:
+            judges[key] = fit(net, x, y, loss, epochs)
+        return judges[key]
+
+    monkeypatch.setattr(translation, "_fit", fit_once)
     description = digit_domains(DigitDomainsConfig("test")).description
     plain, _ = plain_digits("test")
     truth = translation.score_stargan(_Model(description, lambda x, t: apply_attributes(plain[: len(x)], t)))

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -84,18 +85,43 @@ def test_quick_run_writes_the_docs_section(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("plain", "reused", "verdict"), [(140.0, 160.0, "Met: 3.20×"), (120.0, 130.0, "Not met: 2.60×")]
+    ("fp32", "plain", "verdicts"),
+    [
+        (95.0, 180.0, ("float32: 1.90× the seed's loop, target 1.8×: met", "3.60×, target 3.5×: met")),
+        (70.0, 130.0, ("float32: 1.40× the seed's loop, target 1.8×: NOT MET", "2.60×, target 3.5×: NOT MET")),
+    ],
 )
-def test_seed_section_states_the_target_verdict(monkeypatch, tmp_path, plain, reused, verdict):
-    """The seed section's loops stubbed with fixed rates: the table and the verdict line follow from them."""
+def test_seed_section_states_the_targets_and_the_bounds(monkeypatch, tmp_path, fp32, plain, verdicts):
+    """The seed section's loops and the products' timings stubbed: the table, the fractions of the bounds and
+    the verdict lines follow from them."""
     monkeypatch.setattr(throughput, "write_mnist_idx", lambda root, count: root)
     monkeypatch.setattr(throughput, "seed_loop", lambda root, steps: 50.0)
     monkeypatch.setattr(throughput, "resident_loop", lambda root, steps: 60.0)
-    rates = {(): 70.0, ("--amp", "on"): plain, ("--amp", "on", "--set", "scheme.reuse_fakes=true"): reused}
+    rates = {(): fp32, ("--amp", "on"): plain, ("--amp", "on", "--set", "scheme.reuse_fakes=true"): 200.0}
     monkeypatch.setattr(throughput, "gankit_run", lambda root, steps, *flags: rates[flags])
+    seconds = {torch.float32: 1 / 100, torch.bfloat16: 1 / 250}  # bounds of 100 and 250 steps/s
+    monkeypatch.setattr(throughput.seed_bounds, "product_seconds", lambda dtype, repeats=7: seconds[dtype])
     text = throughput.section_seed(argparse.Namespace(quick=True), tmp_path)
-    assert f"| `gankit run --amp on` (bfloat16 autocast) | {plain:.1f} | {plain / 50:.2f} |" in text
-    assert f"Target: at least 3.0× the seed's loop. {verdict}" in text
+    assert (
+        f"| `gankit run --amp on` (bfloat16 autocast) | {plain:.1f} | {plain / 50:.2f} | {plain / 250:.0%} of 250 |"
+        in text
+    )
+    assert f"| `gankit run` (float32) | {fp32:.1f} | {fp32 / 50:.2f} | {fp32 / 100:.0%} of 100 |" in text
+    assert "| 50.0 | 1.00 | 50% of 100 |" in text  # the seed's own loop against the float32 bound
+    for verdict in verdicts:
+        assert verdict in text
+    assert "1.97 GFLOP" in text and "110.1 MB in float32" in text
+
+
+def test_seed_products_are_the_seed_iterations():
+    import seed_bounds
+
+    products = seed_bounds.seed_products()
+    # D's step: G forward (4), D on real and fake (2 x 3), their backward (2 x (3 weight + 2 input gradients));
+    # G's step: G forward (4), D forward (3), D backward (3 + 3), G backward (4 weight + 3 input gradients).
+    assert len(products) == 4 + 6 + 10 + 4 + 3 + 6 + 7
+    assert (100, 64, 256) in products and (784, 100, 1024) in products  # G's last layer, weight gradient
+    assert seed_bounds.parameters() == sum(p.numel() for net in throughput.seed_networks() for p in net.parameters())
 
 
 def test_unknown_section_is_one_line():
