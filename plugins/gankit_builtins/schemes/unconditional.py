@@ -32,7 +32,8 @@ class Unconditional(Scheme):
             with torch.set_grad_enabled(keep_graph), t.autocast():
                 fake = G(z)
             with t.autocast():
-                d_loss = t.loss.discriminator_loss(D(real), D(fake.detach()))
+                real_scores, fake_scores = t.score(D, real, fake.detach())  # one call when D allows it
+                d_loss = t.loss.discriminator_loss(real_scores, fake_scores)
             penalty = t.discriminator_penalty(real, fake, D)
             t.optimize("discriminator", d_loss if penalty is None else d_loss + penalty)
 
