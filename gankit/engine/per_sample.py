@@ -53,6 +53,11 @@ def _module_is_per_sample(module: nn.Module) -> bool:
     return type(module) in _PER_SAMPLE  # exact types: a subclass (or a parametrized layer) may do anything
 
 
+def refuse_stacking(network: nn.Module) -> None:
+    """Remember that ``network``'s output cannot be split back into batches (say, a tuple of heads)."""
+    _known[_unwrapped(network)] = False
+
+
 def scores_each_sample_alone(network: nn.Module) -> bool:
     """True when stacking batches into one call of ``network`` changes nothing it computes (see above)."""
     inner = _unwrapped(network)

@@ -13,7 +13,7 @@ from gankit.components import GeneratorPenaltyInputs, Loss, PenaltyInputs, Regul
 from gankit.engine.amp import Precision
 from gankit.engine.batches import Batch, BatchStream
 from gankit.engine.distributed import World, no_sync
-from gankit.engine.per_sample import scores_each_sample_alone
+from gankit.engine.per_sample import refuse_stacking, scores_each_sample_alone
 
 
 class NonFiniteStep(Exception):
@@ -149,11 +149,13 @@ class StepContext:
         When the network scores each sample on its own (only torch.nn layers that do; see
         :mod:`gankit.engine.per_sample`), the batches go through in one call, stacked: the same values,
         from matrix products twice as tall, which run faster. Otherwise (batch norm, dropout, custom
-        layers, outputs that are not one tensor), one call per batch."""
+        layers), one call per batch; also from the second call on when the first stacked call's output
+        was not one tensor with a row per sample."""
         if len(batches) > 1 and scores_each_sample_alone(network):
             scores = network(torch.cat(batches))
             if isinstance(scores, torch.Tensor) and scores.shape[:1] == (sum(len(b) for b in batches),):
                 return scores.split([len(b) for b in batches])
+            refuse_stacking(network)
         return tuple(network(b) for b in batches)
 
     def discriminator_penalty(

@@ -66,3 +66,18 @@ def test_score_calls_a_batch_norm_network_once_per_batch():
     expected = twin(real), twin(fake)  # batch statistics of each batch alone, running stats updated twice
     assert all(torch.equal(a, b) for a, b in zip(scores, expected, strict=True))
     assert torch.equal(stats, d[2].running_mean)
+
+
+def test_score_stops_stacking_a_network_whose_output_does_not_split():
+    heads = nn.Sequential(nn.Flatten(), nn.Linear(6, 4))
+    heads.forward = lambda x: (calls.append(len(x)), nn.Sequential.forward(heads, x).unbind(1))[1]  # a tuple
+    calls: list[int] = []
+    t = step_context([], heads)
+    real, fake = torch.randn(5, 2, 3), torch.randn(3, 2, 3)
+    first = t.score(heads, real, fake)
+    assert calls == [8, 5, 3]  # tried stacked once, then one call per batch
+    assert [len(out) for out in first] == [4, 4] and len(first[0][0]) == 5
+    calls.clear()
+    t.score(heads, real, fake)
+    assert calls == [5, 3]
+    assert not scores_each_sample_alone(heads)
