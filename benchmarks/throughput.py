@@ -234,11 +234,9 @@ def section_seed(args: argparse.Namespace, work: Path) -> str:
     ratio = {k: statistics.median(r / b for r, b in zip(results[k], results["seed"])) for k in results}
     flops = seed_bounds.seed_flops()
     # The products' own rate in each precision, measured between the loops' rounds on the same threads.
-    bound = {
-        "fp32": 1 / seed_bounds.product_seconds(torch.float32),
-        "bf16": 1 / seed_bounds.product_seconds(torch.bfloat16),
-    }
-    traffic = {"fp32": seed_bounds.traffic_bytes(4), "bf16": seed_bounds.traffic_bytes(2)}
+    repeats = 3 if args.quick else 7
+    bound = {name: 1 / seed_bounds.product_seconds(dtype, repeats=repeats) for name, dtype in PRODUCT_DTYPES.items()}
+    traffic = {name: seed_bounds.traffic_bytes(dtype.itemsize) for name, dtype in PRODUCT_DTYPES.items()}
 
     def of_bound(loop: str, precision: str) -> str:
         return f"{rate[loop] / bound[precision]:.0%} of {bound[precision]:.0f}"
