@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
+from gankit import digits as embedded_digits
 
 #: The embedded task's side without --resolution: big enough for two stride-2 layers in G and D.
 DIGITS_RESOLUTION = 16
@@ -41,14 +42,9 @@ def _description(name: str, image: Field, classes: bool = False) -> DataDescript
 
 def _digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The builtin `digits` split (stratified 80/20, random_state 0) as (N, 1, 8, 8) in [-1, 1] and labels."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    images, labels = load_digits(return_X_y=True)
-    train, test = train_test_split(range(len(labels)), test_size=0.2, stratify=labels, random_state=0)
-    keep = train if split == "train" else test
-    x = torch.as_tensor(images[keep], dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0 * 2 - 1
-    return x, torch.as_tensor(labels[keep], dtype=torch.long)
+    images, labels, _ = embedded_digits.load(split)
+    x = torch.as_tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0 * 2 - 1
+    return x, torch.as_tensor(labels, dtype=torch.long)
 
 
 def halves(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

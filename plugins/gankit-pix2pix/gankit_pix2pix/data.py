@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
+from gankit import digits as embedded_digits
 
 #: The digits are 8x8; the task enlarges them once, at load (16 px unless ``--resolution`` says otherwise).
 DIGITS_RESOLUTION = 16
@@ -34,15 +35,6 @@ def _pair_description(name: str, channels: int, size: int, label: bool = False) 
 # -- digits ----------------------------------------------------------------------------------------
 
 
-def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
-    """The fixed 80/20 split, stratified by class: scikit-learn's train_test_split with random_state 0,
-    the split of gankit's bundled ``digits`` (split=train|test), so both name the same held-out digits."""
-    from sklearn.model_selection import train_test_split
-
-    train, test = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=0)
-    return np.asarray(train if split == "train" else test)
-
-
 def edges(digits: torch.Tensor) -> torch.Tensor:
     """The outline around the strokes of digits in [0, 1]: pixels next to the (>= 0.5) digit but off it,
     one pixel wide, like the edge maps of edges2shoes. In {0, 1}."""
@@ -64,19 +56,18 @@ def masked(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
 def digits_task(config, request: DataRequest | None = None) -> TensorDataset:
     """scikit-learn's 1,797 digits, enlarged to ``--resolution`` (16 px by default), as (degraded digit,
     digit) pairs with the digit's class; ``split`` picks the train (80%) or test (20%) part."""
-    from sklearn.datasets import load_digits
-
     size = (request.resolution if request is not None else None) or DIGITS_RESOLUTION
     lo, hi = DIGITS_SIZES
     if not lo <= size <= hi:
         raise GankitError(f"--resolution {size} does not suit the 8x8 digits of pix2pix-digits; use {lo} to {hi}")
-    images, labels = load_digits(return_X_y=True)
+    images, labels, _ = embedded_digits.load("all")
     x = torch.as_tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
     if size != 8:
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=size < 8).clamp(0, 1)
     # Degraded before splitting, so a digit's source is the same in every split and at every call.
     source = edges(x) if config.degrade == "edges" else masked(x)
-    keep = torch.as_tensor(split_indices(labels, config.split))
+    # gankit's fixed 80/20 split of the digits, so the held-out digits are those of the builtin `digits`.
+    keep = torch.as_tensor(embedded_digits.load(config.split).index)
     description = _pair_description(f"pix2pix-digits-{config.degrade}", 1, size, label=True)
     fields = {
         "source": source[keep] * 2 - 1,

@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
+from gankit import digits as embedded_digits
 
 from . import DIGIT_ATTRIBUTES
 
@@ -35,22 +35,10 @@ MAX_IMAGES = 200_000
 LAYOUT = "DIR/<domain>/*.png, one sub-folder per domain, at least two"
 
 
-@functools.lru_cache(maxsize=1)
-def _sklearn_digits():
-    from sklearn.datasets import load_digits
-
-    return load_digits(return_X_y=True)
-
-
 def _load_digits(split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images (N, 1, 8, 8) in [-1, 1], digit labels and split indices into the 1,797 digits."""
-    from sklearn.model_selection import train_test_split
-
-    images, labels = _sklearn_digits()  # read once per process; never modified
-    index = list(range(len(labels)))
-    if split != "all":  # the split of gankit's own digits data source
-        train, test = train_test_split(index, test_size=0.2, stratify=labels, random_state=0)
-        index = train if split == "train" else test
+    images, labels, _ = embedded_digits.load("all")
+    index = embedded_digits.load(split).index  # the split of gankit's own digits data source
     x = torch.as_tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0 * 2 - 1
     return x, torch.as_tensor(labels, dtype=torch.long), torch.as_tensor(index, dtype=torch.long)
 

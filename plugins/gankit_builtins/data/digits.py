@@ -1,4 +1,5 @@
-"""scikit-learn's 8x8 handwritten digits: embedded in the scikit-learn package, so nothing downloads.
+"""scikit-learn's 8x8 handwritten digits: embedded in the scikit-learn package, so nothing downloads
+(read through :mod:`gankit.digits`, which keeps them in gankit's cache).
 
 ``--resolution`` resizes them once, at load (16 or 32 px for convolutional networks)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from gankit import DataDescription, GankitError, TensorDataset
+from gankit import digits as embedded_digits
 
 #: Enlarging 8x8 pictures further only costs memory and time.
 MAX_RESOLUTION = 128
@@ -20,14 +22,7 @@ def resized(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def digits(config, request=None) -> TensorDataset:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    images, labels = load_digits(return_X_y=True)
-    if config.split != "all":
-        train, test = train_test_split(range(len(labels)), test_size=0.2, stratify=labels, random_state=0)
-        keep = train if config.split == "train" else test
-        images, labels = images[keep], labels[keep]
+    images, labels, _ = embedded_digits.load(config.split)
     x = torch.as_tensor(images, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0 * 2 - 1
     size = (request.resolution if request is not None else None) or 8
     if size > MAX_RESOLUTION:

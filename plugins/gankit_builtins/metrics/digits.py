@@ -10,7 +10,6 @@ test split scored the same way against the training split.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from gankit import EvalContext, GankitError, Metric
+from gankit.digits import cache_dir
 from gankit_builtins.data.digits import MAX_RESOLUTION, resized
 from gankit_builtins.metrics.distances import frechet_distance, kernel_inception_distance
 
@@ -43,11 +43,6 @@ def to_classifier(x: torch.Tensor) -> torch.Tensor:
     """Images of 8k x 8k pixels as the classifier's 8x8 (averaged over k x k blocks)."""
     factor = x.shape[-1] // 8
     return x if factor == 1 else torch.nn.functional.avg_pool2d(x, factor)
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("GANKIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "gankit")
-    return Path(root).expanduser()
 
 
 def load_classifier() -> tuple[nn.Sequential, float]:
