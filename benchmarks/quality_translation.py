@@ -37,7 +37,7 @@ SECTIONS = ("pix2pix", "cyclegan", "stargan")
 START, END = "<!-- translation:start -->", "<!-- translation:end -->"
 
 #: Per section, the models trained: (name, explicit flags, --set items). Everything else is what the task
-#: and the family suggest (`gankit run --data TASK`, plus `--arch stargan`, which stargan-digits needs).
+#: and the family suggest (`gankit run --data TASK`; stargan's rows also name `--arch stargan`, as its README does).
 VARIANTS: dict[str, list[tuple[str, dict[str, Any], list[str]]]] = {
     "pix2pix": [
         ("pix2pix", {"data": "pix2pix-digits"}, []),

@@ -127,7 +127,8 @@ def sample(
             with contextlib.suppress(OSError):
                 partial.unlink()
         raise GankitError(f"cannot write samples to {shown(output)}: {exc.strerror or exc}") from None
-    click.echo(f"Wrote {len(samples)} samples from {path} (step {state.counters['step']}) to {out}")
+    noun = "sample" if len(samples) == 1 else "samples"
+    click.echo(f"Wrote {len(samples)} {noun} from {path} (step {state.counters['step']}) to {out}")
 
 
 def _given(spec: dict, set_items: tuple[str, ...]) -> dict:

@@ -117,7 +117,8 @@ def gankit_register_data_sources(register):
         "gankit_stargan.data:digit_domains",
         config=DigitDomainsConfig,
         summary="scikit-learn digits at 16 px with 3 attributes (dimmed, framed, thick); split=train|test",
-        defaults=DIGITS_PRESET,
+        # The data brings its family's scheme (and the scheme its architecture), as pix2pix's and CycleGAN's do.
+        defaults={"scheme": "stargan"} | DIGITS_PRESET,
     )
     register(
         "stargan-folder",
@@ -125,7 +126,7 @@ def gankit_register_data_sources(register):
         config=FolderConfig,
         summary="a folder per domain, --data-root DIR with DIR/<domain>/*.png (StarGAN's RaFD layout)",
         # One domain per image (RaFD): softmax classification; the training transform's random flips.
-        defaults={"stargan.classification": "single", "stargan.flip": True},
+        defaults={"scheme": "stargan", "stargan.classification": "single", "stargan.flip": True},
     )
 
 

@@ -35,6 +35,24 @@ def _final_tensors(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(sorted((run / "checkpoints").glob("step-*.safetensors"))[-1]))
 
 
+@pytest.mark.parametrize("data", ["stargan-digits", "stargan-folder"])
+def test_the_data_alone_brings_the_whole_recipe_and_flags_still_win(data, tmp_path):
+    from gankit.plugins import registry
+    from gankit.resolve import resolve
+
+    flags = {"data": data} | ({"data_root": str(write_domains(tmp_path / "faces"))} if data == "stargan-folder" else {})
+    alone, named = resolve(registry(), flags), resolve(registry(), flags | {"arch": "stargan"})
+    assert (alone.config.scheme, alone.config.arch, alone.config.loss, alone.config.regs) == (
+        "stargan",
+        "stargan",
+        "wgan",
+        ("gp",),
+    )
+    assert alone.config == named.config and alone.component_configs == named.component_configs
+    other = resolve(registry(), flags | {"scheme": "conditional"})
+    assert (other.config.scheme, other.config.arch) == ("conditional", "mlp")
+
+
 def test_digits_run_trains_with_the_recipe(tmp_path):
     run_cli("run", "--arch", "stargan", "--data", "stargan-digits", "--steps", "4", *SMALL, *QUIET,
             "--out", str(tmp_path), "--name", "digits")  # fmt: skip
