@@ -116,7 +116,9 @@ def test_folder_conforms_and_suggests_the_rafd_settings(tmp_path):
     registered = {}
     gankit_stargan.gankit_register_data_sources(lambda name, factory, **kw: registered.setdefault(name, kw))
     # data_loader.py: RaFD is one domain per image (softmax classification) and trains on random flips.
-    assert registered["stargan-folder"]["defaults"] == {"stargan.classification": "single", "stargan.flip": True}
+    assert registered["stargan-folder"]["defaults"] == {
+        "scheme": "stargan", "stargan.classification": "single", "stargan.flip": True,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,7 @@ def test_sample_translates_a_png_a_folder_and_an_npy(folder_runs, tmp_path):
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(picture)
     result = run_cli("sample", run, "--input", str(picture), "--set", "target=1,0,0", "-o", str(tmp_path / "out.png"),
                      "--device", "cpu")  # fmt: skip
-    assert "Wrote 1 samples" in result.output
+    assert "Wrote 1 sample" in result.output
     with Image.open(tmp_path / "out.png") as image:
         assert image.size[0] >= 2 * 8  # the input beside its translation
 
