@@ -166,7 +166,8 @@ class BatchStream:
             if batch_size > stream.length:
                 what = self.description.name + (f" (stream {', '.join(names)})" if i else "")
                 raise GankitError(
-                    f"--batch-size {batch_size} is larger than data set {what!r} ({stream.length} samples); "
+                    f"--batch-size {batch_size} is larger than data set {what!r} "
+                    f"({stream.length} sample{'s' if stream.length != 1 else ''}); "
                     f"use at most {stream.length}"
                 )
             self.streams.append(stream)
