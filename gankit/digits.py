@@ -19,11 +19,13 @@ from typing import NamedTuple
 import numpy as np
 
 from gankit.errors import GankitError
+from gankit.safe_files import regular_file_size
 
 #: The 80/20 split, stratified by class (scikit-learn's ``train_test_split``, ``random_state=0``).
 SPLITS = ("all", "train", "test")
 COUNT, TEST_SIZE = 1797, 0.2
 TEST_COUNT = 360  # scikit-learn rounds the test share up
+MAX_CACHE_BYTES = 4 * 2**20  # the file holds about 120 kB
 
 
 class Digits(NamedTuple):
@@ -61,6 +63,8 @@ def load(split: str = "all") -> Digits:
 def _arrays() -> dict[str, np.ndarray]:
     path = cache_dir() / f"digits-sklearn-{_sklearn_version()}.npz"
     try:
+        # A regular file of a sane size only: a FIFO or device left at this name must not block or flood the read.
+        regular_file_size(path, "digits cache", MAX_CACHE_BYTES, follow=False)
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in ("images", "labels", "train", "test")}
         if _valid(arrays):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,10 +13,7 @@ from gankit import GankitError
 from gankit import digits as embedded_digits
 
 #: Loads the test split in a fresh process and says whether scikit-learn had to be imported for it.
-PROBE = (
-    "import sys; from gankit import digits; d = digits.load('test'); "
-    "print(len(d.labels), 'sklearn' in sys.modules)"
-)
+PROBE = "import sys; from gankit import digits; d = digits.load('test'); print(len(d.labels), 'sklearn' in sys.modules)"
 
 
 @pytest.fixture
@@ -28,7 +26,7 @@ def cache(tmp_path, monkeypatch):
 
 def _probe(cache_folder) -> tuple[int, bool]:
     env = {"GANKIT_CACHE": str(cache_folder), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     count, imported = done.stdout.split()
     return int(count), imported == "True"
@@ -60,6 +58,15 @@ def test_a_damaged_cache_is_derived_again_and_replaced(cache):
     stored.write_bytes(stored.read_bytes()[:500])  # a torn file
     assert _probe(cache) == (360, True)
     assert _probe(cache) == (360, False)
+
+
+def test_a_fifo_at_the_cache_name_neither_blocks_nor_stays(cache):
+    _probe(cache)
+    (stored,) = cache.iterdir()
+    stored.unlink()
+    os.mkfifo(stored)  # opening it for reading would wait for a writer forever
+    assert _probe(cache) == (360, True)
+    assert stored.is_file() and _probe(cache) == (360, False)
 
 
 def test_a_cache_that_cannot_be_written_costs_only_the_import(tmp_path):
