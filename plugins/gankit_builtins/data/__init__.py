@@ -34,7 +34,7 @@ class FolderConfig:
 
 
 # 2-D toy sets, tuned to the VEEGAN/PacGAN quality targets (the `modes` metric: every mode captured and
-# nearly every sample within 3 sigma of one) in about a minute on 2 CPU cores; measurements in
+# nearly every sample within 3 sigma of one) in one to two minutes on 2 CPU cores; measurements in
 # docs/concepts.md ("Why the toy settings").
 # - z_dim 2: from 64-d noise the 3x128 MLPs spread their samples almost evenly over the plane (at most 6 %
 #   within 3 sigma after 8,000 steps); from 2-d noise they learn to cut the plane into clusters.
@@ -49,8 +49,8 @@ class FolderConfig:
 #   collapses here), applied lazily once per 5 D steps (once per wgan iteration): a third less time per
 #   iteration, the same progress per iteration.
 # - wgan.* (run settings for runs with wgan, refining wgan's own suggestions): an iteration of wgan (5 critic
-#   steps) takes about 2.5 times as long as one of bce + r1, so wgan runs get their own budget of about a
-#   minute; at wgan's rates (1e-4) 3 of 5 seeds missed a grid25 mode, at 3e-4 none did.
+#   steps) takes about 2.5 times as long as one of bce + r1, so wgan runs get their own budget of about the
+#   same time; at wgan's rates (1e-4) 3 of 5 seeds missed a grid25 mode, at 3e-4 none did.
 # - grid25: rates decaying linearly over the second half lift the ~95 % plateau (95.0 to 95.6 % over 5
 #   seeds); on ring8 the decay spread the seeds (96.7-98.4 %) where constant rates give 97.2-97.4 %.
 #: The recipe the toy sets and the digits share: a discriminator that learns faster than the generator,
