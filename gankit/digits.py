@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 from importlib import metadata
 from pathlib import Path
@@ -107,12 +108,9 @@ def _valid(arrays: dict[str, np.ndarray]) -> bool:
 
 def _store(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write atomically (two processes may derive it at once); a cache that cannot be written is skipped."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    from gankit.checkpoint import write_atomic  # imports torch: only on the slow path, once per machine
+
+    data = io.BytesIO()
+    np.savez(data, **arrays)
+    with contextlib.suppress(OSError):
+        write_atomic(path, data.getvalue())
