@@ -27,7 +27,6 @@ from gankit.safe_files import read_bounded, shown
 FORMAT = "gankit-checkpoint/2"
 
 
-
 @attrs.define
 class TrainingState:
     """Everything a checkpoint holds, in memory."""

@@ -105,7 +105,9 @@ def _option_defaults(run: ResolvedRun) -> dict[str, dict[str, Any]]:
         cfg = spec.config
         fields = attrs.fields(cfg) if cfg is not None and attrs.has(cfg) else ()
         defaults[spec.name] = {
-            f.name: f.default for f in fields if f.default is not attrs.NOTHING and not isinstance(f.default, attrs.Factory)
+            f.name: f.default
+            for f in fields
+            if f.default is not attrs.NOTHING and not isinstance(f.default, attrs.Factory)
         }
     return defaults
 

@@ -88,9 +88,7 @@ def _check(info: os.stat_result, path: str | Path, what: str, limit: int) -> Non
     if not stat.S_ISREG(info.st_mode):
         raise GankitError(f"{what} {shown(path)} is {kind(info.st_mode)}; only a regular file is read")
     if info.st_size > limit:
-        raise GankitError(
-            f"{what} {shown(path)} is {info.st_size:,} bytes, more than the limit of {limit:,} bytes"
-        )
+        raise GankitError(f"{what} {shown(path)} is {info.st_size:,} bytes, more than the limit of {limit:,} bytes")
 
 
 def _reason(exc: BaseException) -> str:

@@ -49,7 +49,18 @@ def plugin_site(tmp_path_factory) -> Path:
     """
     site = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(TEST_PLUGIN)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(TEST_PLUGIN),
+        ],
         check=True,
     )
     return site
@@ -62,10 +73,17 @@ def run_gankit(tmp_path):
     def run(*args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 600):
         full_env = dict(os.environ, **(env or {}))
         result = subprocess.run(
-            [sys.executable, "-m", "gankit", *args], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout
+            [sys.executable, "-m", "gankit", *args],
+            cwd=tmp_path,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"gankit {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"gankit {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     return run

@@ -21,5 +21,7 @@ def write_mnist(root: Path, count: int = 64, folder: str = "MNIST", seed: int = 
     raw.mkdir(parents=True, exist_ok=True)
     for split in ("train", "t10k"):
         (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, count, 28, 28) + images.tobytes())
-        (raw / f"{split}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + labels[pick].astype(np.uint8).tobytes())
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 2049, count) + labels[pick].astype(np.uint8).tobytes()
+        )
     return raw

@@ -36,12 +36,21 @@ def _state(seed: int = 0) -> TrainingState:
         opt.step()
         optimizers[name] = opt.state_dict()
     return TrainingState(
-        config={"run": {"steps": 10, "betas": [0.5, 0.9], "regs": ["gp"]}, "components": {"mlp": {"kind": "architecture"}}},
+        config={
+            "run": {"steps": 10, "betas": [0.5, 0.9], "regs": ["gp"]},
+            "components": {"mlp": {"kind": "architecture"}},
+        },
         counters={"step": 7, "d_steps": 35, "data": {"epoch": 1, "position": 64, "started": 1}},
         networks={"generator": generator.state_dict(), "discriminator": discriminator.state_dict()},
         ema={"generator": {k: v * 0.5 for k, v in generator.state_dict().items()}},
         optimizers=optimizers,
-        scaler={"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000, "_growth_tracker": 3},
+        scaler={
+            "scale": 65536.0,
+            "growth_factor": 2.0,
+            "backoff_factor": 0.5,
+            "growth_interval": 2000,
+            "_growth_tracker": 3,
+        },
         rng={"torch": torch.get_rng_state(), "data": torch.Generator().manual_seed(5).get_state()},
     )
 
@@ -187,7 +196,8 @@ def _hostile_files(folder: Path, marker: Path) -> dict[str, Path]:
     files["json_not_object"] = _write_header(folder / "list.safetensors", b"[1, 2, 3]")
     files["not_utf8"] = _write_header(folder / "utf.safetensors", b"\xff\xfe\xfd")
     files["tensor_beyond_data"] = _write_header(
-        folder / "short.safetensors", json.dumps({"w": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4000]}}).encode()
+        folder / "short.safetensors",
+        json.dumps({"w": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4000]}}).encode(),
     )
     files["overlapping_tensors"] = _write_header(
         folder / "overlap.safetensors",
@@ -200,7 +210,9 @@ def _hostile_files(folder: Path, marker: Path) -> dict[str, Path]:
     files["other_format"] = folder / "other.safetensors"
     save_file({"weight": torch.zeros(3)}, str(files["other_format"]), metadata={"format": "someone-else/2"})
     files["gankit_format_missing_fields"] = folder / "partial.safetensors"
-    save_file({"net/generator/w": torch.zeros(3)}, str(files["gankit_format_missing_fields"]), metadata={"format": FORMAT})
+    save_file(
+        {"net/generator/w": torch.zeros(3)}, str(files["gankit_format_missing_fields"]), metadata={"format": FORMAT}
+    )
     files["pickle"] = folder / "pickle.safetensors"
     files["pickle"].write_bytes(pickle.dumps(_MakesFolder(str(marker))))
     files["torch_save_zip"] = folder / "torchzip.safetensors"
@@ -378,7 +390,10 @@ def test_sample_refuses_pickle_in_a_subprocess(tmp_path):
     path = _hostile_files(tmp_path / "files", marker)["pickle"]
     result = subprocess.run(
         [sys.executable, "-m", "gankit", "sample", str(path), "-n", "4", "-o", "x.png"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout

@@ -314,7 +314,15 @@ def test_convert_value(value, tp, expected):
 
 @pytest.mark.parametrize(
     ("value", "tp"),
-    [(True, int), (2.5, int), ("inf", float), (True, float), (3, str), ("1,2,3", tuple[float, float]), (5, tuple[int, ...])],
+    [
+        (True, int),
+        (2.5, int),
+        ("inf", float),
+        (True, float),
+        (3, str),
+        ("1,2,3", tuple[float, float]),
+        (5, tuple[int, ...]),
+    ],
 )
 def test_convert_value_rejects(value, tp):
     with pytest.raises(GankitError, match="^k "):

@@ -68,7 +68,23 @@ def test_seed_setup_on_mnist_format_files(gankit, tmp_path):
     from tests.mnist_files import write_mnist
 
     write_mnist(tmp_path / "mnistdata", count=200)
-    result = gankit("run", "--arch", "mlp", "--loss", "bce", "--data", "mnist", "--data-root", "mnistdata", "--batch-size", "100", "--steps", "4", "--name", "seed")
+    result = gankit(
+        "run",
+        "--arch",
+        "mlp",
+        "--loss",
+        "bce",
+        "--data",
+        "mnist",
+        "--data-root",
+        "mnistdata",
+        "--batch-size",
+        "100",
+        "--steps",
+        "4",
+        "--name",
+        "seed",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "runs" / "seed" / "config.json").read_text())
     assert config["data_description"]["shape"] == [1, 28, 28]
@@ -78,7 +94,9 @@ def test_third_party_distribution_is_listed_and_trains(run_gankit, plugin_site, 
     env = {"PYTHONPATH": os.pathsep.join([str(plugin_site), os.environ.get("PYTHONPATH", "")])}
     listed = run_gankit("plugins", env=env).stdout
     line = next(line for line in listed.splitlines() if line.startswith("testplugin"))
-    assert "gankit-testplugin 0.3.1" in line and " ok " in line and "architecture:tiny" in line and "scheme:twin" in line
+    assert (
+        "gankit-testplugin 0.3.1" in line and " ok " in line and "architecture:tiny" in line and "scheme:twin" in line
+    )
     run_gankit("run", "--arch", "tiny", "--steps", "5", "--name", "tiny", "-q", env=env)
     assert (tmp_path / "runs" / "tiny" / "checkpoints" / "step-000005.safetensors").is_file()
     # Without the plugin on the path it is unknown, with a one-line error.
@@ -88,7 +106,23 @@ def test_third_party_distribution_is_listed_and_trains(run_gankit, plugin_site, 
 
 def test_scheme_with_two_generators_and_two_discriminators(run_gankit, plugin_site, tmp_path):
     env = {"PYTHONPATH": os.pathsep.join([str(plugin_site), os.environ.get("PYTHONPATH", "")])}
-    run_gankit("run", "--scheme", "twin", "--arch", "tiny", "--data", "ring8", "--steps", "20", "--name", "twin", "--ema", "0.9", "-q", env=env)
+    run_gankit(
+        "run",
+        "--scheme",
+        "twin",
+        "--arch",
+        "tiny",
+        "--data",
+        "ring8",
+        "--steps",
+        "20",
+        "--name",
+        "twin",
+        "--ema",
+        "0.9",
+        "-q",
+        env=env,
+    )
     weights = _weights(tmp_path / "runs" / "twin")
     assert {k.split("/")[1] for k in weights if k.startswith("net/")} == {"g1", "g2", "d1", "d2"}
     assert {k.split("/")[1] for k in weights if k.startswith("ema/")} == {"g1", "g2"}

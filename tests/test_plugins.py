@@ -232,7 +232,11 @@ def test_list_loss_shows_the_bundled_losses(gankit):
     result = gankit("list", "loss")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("loss (--loss):")
-    names = [line.split()[0] for line in result.output.splitlines() if line.startswith("  ") and not line.startswith("      ")]
+    names = [
+        line.split()[0]
+        for line in result.output.splitlines()
+        if line.startswith("  ") and not line.startswith("      ")
+    ]
     assert names == ["bce", "hinge", "lsgan", "ragan", "wgan"]
     assert "bce.variant = 'non-saturating'" in result.output
     assert "suggests: n_critic=5" in result.output

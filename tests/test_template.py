@@ -51,7 +51,10 @@ def test_loss_plugin_from_template_to_wheel_to_training(gankit, tmp_path):
     assert '[project.entry-points.gankit]\nmyloss = "gankit_myloss"' in pyproject
 
     dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(project)], tmp_path)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(project)],
+        tmp_path,
+    )
     (wheel,) = dist.glob("gankit_myloss-0.1.0-py3-none-any.whl")
     site = tmp_path / "site"
     _run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel)], tmp_path)
@@ -66,8 +69,25 @@ def test_loss_plugin_from_template_to_wheel_to_training(gankit, tmp_path):
     listed = _run([sys.executable, "-m", "gankit", "plugins"], cwd=work, env=env).stdout
     (row,) = [line for line in listed.splitlines() if line.startswith("myloss ")]
     assert "gankit-myloss 0.1.0" in row and " ok " in row and "loss:myloss" in row
-    trained = _run([sys.executable, "-m", "gankit", "run", "--loss", "myloss", "--steps", "3", "--batch-size", "16",
-                    "--name", "mine", "-q"], cwd=work, env=env)
+    trained = _run(
+        [
+            sys.executable,
+            "-m",
+            "gankit",
+            "run",
+            "--loss",
+            "myloss",
+            "--steps",
+            "3",
+            "--batch-size",
+            "16",
+            "--name",
+            "mine",
+            "-q",
+        ],
+        cwd=work,
+        env=env,
+    )
     assert "Finished 3 steps" in trained.stdout
     assert (work / "runs" / "mine" / "checkpoints" / "step-000003.safetensors").is_file()
 
@@ -82,7 +102,15 @@ def test_every_other_kind_renders_and_its_generated_tests_pass(gankit, tmp_path)
         for source in project.rglob("*.py"):
             compile(source.read_text(), str(source), "exec")  # renders to valid Python
     modules = {p.name for project in projects for p in (project / project.name.replace("-", "_")).glob("*.py")}
-    assert modules == {"__init__.py", "architecture.py", "regularizer.py", "data.py", "scheme.py", "tracker.py", "metric.py"}
+    assert modules == {
+        "__init__.py",
+        "architecture.py",
+        "regularizer.py",
+        "data.py",
+        "scheme.py",
+        "tracker.py",
+        "metric.py",
+    }
     # One pytest process for all of them: each project's package comes from its own folder.
     (tmp_path / "empty.ini").write_text("[pytest]\n")
     tested = _run(
@@ -109,8 +137,17 @@ def test_rendered_code_is_lint_clean(gankit, tmp_path):
 def test_answers_are_recorded_for_copier_updates(gankit, tmp_path):
     from gankit.cli.plugin import template_path
 
-    result = gankit("plugin", "new", "gankit-nice-data", "--kind", "data", "--component", "spiral",
-                    "--description", "A spiral of points")
+    result = gankit(
+        "plugin",
+        "new",
+        "gankit-nice-data",
+        "--kind",
+        "data",
+        "--component",
+        "spiral",
+        "--description",
+        "A spiral of points",
+    )
     assert result.exit_code == 0, result.output
     import yaml
 
@@ -143,7 +180,10 @@ def test_template_ships_inside_the_gankit_wheel(tmp_path):
     shutil.copytree(ROOT / "plugins" / "gankit_builtins", source / "plugins" / "gankit_builtins", ignore=ignore)
     shutil.copytree(ROOT / "plugins" / "template", source / "plugins" / "template", ignore=ignore)
     dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)], tmp_path)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
+        tmp_path,
+    )
     (wheel,) = dist.glob("gankit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {"gankit/_template/copier.yml", "gankit/_template/project/pyproject.toml.jinja"}
@@ -154,7 +194,9 @@ def test_template_ships_inside_the_gankit_wheel(tmp_path):
     code = "from gankit.cli.plugin import template_path; print(template_path())"
     where = _run([sys.executable, "-c", code], cwd=tmp_path, env=_env(site)).stdout.strip()
     assert where == str((site / "gankit" / "_template").resolve())
-    _run([sys.executable, "-m", "gankit", "plugin", "new", "gankit-fromwheel", "--kind", "scheme"], tmp_path, _env(site))
+    _run(
+        [sys.executable, "-m", "gankit", "plugin", "new", "gankit-fromwheel", "--kind", "scheme"], tmp_path, _env(site)
+    )
     assert (tmp_path / "gankit-fromwheel" / "gankit_fromwheel" / "scheme.py").is_file()
 
 

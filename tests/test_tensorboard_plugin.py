@@ -27,9 +27,13 @@ def tensorboard_site(tmp_path_factory) -> Path:
     """The wheel, built from a copy (no build files in the source tree), installed with pip --target."""
     root = tmp_path_factory.mktemp("tensorboard-plugin")
     source = root / "source"
-    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".*_cache"))
+    shutil.copytree(
+        PACKAGE, source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".*_cache")
+    )
     dist = root / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)], root)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)], root
+    )
     (wheel,) = dist.glob("gankit_tensorboard-0.1.0-py3-none-any.whl")
     site = root / "site"
     _run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel)], root)
@@ -49,8 +53,27 @@ def test_installed_wheel_writes_event_files_during_gankit_run(tensorboard_site, 
     (row,) = [line for line in listed.splitlines() if line.startswith("tensorboard ")]
     assert "gankit-tensorboard 0.1.0" in row and " ok " in row and "tracker:tensorboard" in row
 
-    args = ["run", "--tracker", "tensorboard", "--steps", "3", "--log-every", "1", "--batch-size", "16", "--name", "tb",
-            "--data", "ring8", "--metric", "modes", "--set", "modes.samples=200", "--eval-every", "3"]
+    args = [
+        "run",
+        "--tracker",
+        "tensorboard",
+        "--steps",
+        "3",
+        "--log-every",
+        "1",
+        "--batch-size",
+        "16",
+        "--name",
+        "tb",
+        "--data",
+        "ring8",
+        "--metric",
+        "modes",
+        "--set",
+        "modes.samples=200",
+        "--eval-every",
+        "3",
+    ]
     done = _run([sys.executable, "-m", "gankit", *args], tmp_path, env)
     assert "Warning" not in done.stderr, done.stderr
     log_dir = tmp_path / "runs" / "tb" / "tensorboard"
@@ -61,7 +84,9 @@ def test_installed_wheel_writes_event_files_during_gankit_run(tensorboard_site, 
     accumulator = EventAccumulator(str(events[0]), size_guidance={"scalars": 0, "images": 0})
     accumulator.Reload()
     tags = accumulator.Tags()
-    assert {"d_loss", "g_loss", "grad_norm/discriminator", "grad_norm/generator", "lr/generator"} <= set(tags["scalars"])
+    assert {"d_loss", "g_loss", "grad_norm/discriminator", "grad_norm/generator", "lr/generator"} <= set(
+        tags["scalars"]
+    )
     assert [e.step for e in accumulator.Scalars("d_loss")] == [1, 2, 3]
     assert "samples" in tags["images"]
     assert [e.step for e in accumulator.Scalars("eval/modes/modes")] == [3]  # log_evaluation, from --eval-every
@@ -74,5 +99,7 @@ def test_its_own_tests_pass_against_the_installed_wheel(tensorboard_site, tmp_pa
     code = "import gankit_tensorboard, sys; print(gankit_tensorboard.__file__)"
     where = _run([sys.executable, "-c", code], tmp_path, _env(tensorboard_site)).stdout
     assert where.startswith(str(tensorboard_site))
-    done = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], tmp_path, _env(tensorboard_site))
+    done = _run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], tmp_path, _env(tensorboard_site)
+    )
     assert "5 passed" in done.stdout, done.stdout

@@ -172,7 +172,11 @@ def _write_module(tmp_path, monkeypatch, name: str, source: str) -> types.Module
 
 
 def test_check_plugin_accepts_a_lazy_plugin(tmp_path, monkeypatch):
-    module = _write_module(tmp_path, monkeypatch, "kit_lazy", """
+    module = _write_module(
+        tmp_path,
+        monkeypatch,
+        "kit_lazy",
+        """
         import attrs
         from gankit import hookimpl
 
@@ -183,22 +187,33 @@ def test_check_plugin_accepts_a_lazy_plugin(tmp_path, monkeypatch):
         @hookimpl
         def gankit_register_losses(register):
             register("lazy", "gankit_builtins.losses.adversarial:Hinge", config=Options)
-    """)
+    """,
+    )
     assert check_plugin(module).registered == ["loss:lazy"]
 
 
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("import torch\nfrom gankit import hookimpl\n\n@hookimpl\ndef gankit_register_losses(register):\n"
-         "    register('eager', torch.nn.Identity)\n", "imports torch"),
-        ("import attrs\nfrom gankit import hookimpl\n\n@attrs.frozen\nclass Options:\n    width: int\n\n"
-         "@hookimpl\ndef gankit_register_losses(register):\n    register('nodefault', 'x:y', config=Options)\n",
-         "default for every field"),
-        ("from gankit import hookimpl\n\n@hookimpl\ndef gankit_register_losses(register):\n"
-         "    register('typo', 'gankit_builtins.losses.adversarial:Hinj')\n", "does not import"),
-        ("from gankit import hookimpl\n\n@hookimpl\ndef gankit_register_loss(register):\n    pass\n",
-         "did you mean 'gankit_register_losses'?"),
+        (
+            "import torch\nfrom gankit import hookimpl\n\n@hookimpl\ndef gankit_register_losses(register):\n"
+            "    register('eager', torch.nn.Identity)\n",
+            "imports torch",
+        ),
+        (
+            "import attrs\nfrom gankit import hookimpl\n\n@attrs.frozen\nclass Options:\n    width: int\n\n"
+            "@hookimpl\ndef gankit_register_losses(register):\n    register('nodefault', 'x:y', config=Options)\n",
+            "default for every field",
+        ),
+        (
+            "from gankit import hookimpl\n\n@hookimpl\ndef gankit_register_losses(register):\n"
+            "    register('typo', 'gankit_builtins.losses.adversarial:Hinj')\n",
+            "does not import",
+        ),
+        (
+            "from gankit import hookimpl\n\n@hookimpl\ndef gankit_register_loss(register):\n    pass\n",
+            "did you mean 'gankit_register_losses'?",
+        ),
     ],
     ids=["imports-torch", "config-without-default", "factory-typo", "misspelled-hook"],
 )
@@ -437,8 +452,10 @@ def test_data_source_tracker_and_metric_hooks(gankit_plugin):
 
 def test_bundled_v2_components_conform():
     report = check_component("arch", "mlp", run=False)
-    assert "generator(z: noise 8, label: class) -> x on gray8-classes: declared outputs, shapes and ranges; " \
+    assert (
+        "generator(z: noise 8, label: class) -> x on gray8-classes: declared outputs, shapes and ranges; "
         "uses every input" in report.passed
+    )
     assert any(line.startswith("gradients reach G through D (4 pairs)") for line in report.passed)
     dcgan = check_component("arch", "dcgan", run=False)
     assert any("refused" in s and "points" in s for s in dcgan.skipped)  # no convolutions for points
@@ -655,12 +672,22 @@ class UndeclaredGenerator(PathLength):
     [
         ("loss", ForgetsNeedsReal, None, "raised ValueError: needs the real scores; .* sets needs_real_scores = True"),
         ("loss", NeedlessRealScores, None, "generator_loss ignores real_scores, yet needs_real_scores is set"),
-        ("reg", NoConditions, PenaltyConfig(), r"under a class-conditional D \(PenaltyInputs.conditions\) raised "
-         "TypeError: .* inputs.scores"),
+        (
+            "reg",
+            NoConditions,
+            PenaltyConfig(),
+            r"under a class-conditional D \(PenaltyInputs.conditions\) raised "
+            "TypeError: .* inputs.scores",
+        ),
         ("reg", ForgetsItsMean, PenaltyConfig(), r"load_state\(state\(\)\) does not restore its state: state/mean"),
         ("reg", HiddenCounter, PenaltyConfig(), r"given load_state\(state\(\)\) penalizes differently"),
-        ("reg", UndeclaredGenerator, PenaltyConfig(), r"penalizes generators, but its targets \('discriminator',\) "
-         "lack 'generator'"),
+        (
+            "reg",
+            UndeclaredGenerator,
+            PenaltyConfig(),
+            r"penalizes generators, but its targets \('discriminator',\) "
+            "lack 'generator'",
+        ),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else None,
 )
@@ -728,8 +755,10 @@ class LabelledCircle(Circle):
 
 def test_data_with_several_fields_conforms():
     report = check_component("data", fields_data)
-    assert "fields ['source', 'target', 'label', 'flags'] of the described shapes and kinds; streams of [16] samples" \
+    assert (
+        "fields ['source', 'target', 'label', 'flags'] of the described shapes and kinds; streams of [16] samples"
         in report.passed
+    )
     assert any(line.startswith("trains class-conditionally") for line in report.passed)
 
 

@@ -109,9 +109,7 @@ class Trainer:
             keep_freed_host_memory()
         seed_everything(cfg.seed)
         request = DataRequest(root=cfg.data_root, download=cfg.download, resolution=cfg.resolution)
-        self.dataset: Dataset = expect(
-            run.data.create(run.config_for(run.data), request), Dataset, run.data
-        )
+        self.dataset: Dataset = expect(run.data.create(run.config_for(run.data), request), Dataset, run.data)
         where = f"checkpoint {resume_from!r}" if resume_from else "this configuration"
         self.model = model = build_model(run, self.device, self.dataset.description, where)
         self.loss: Loss = expect(run.loss.create(run.config_for(run.loss)), Loss, run.loss)

@@ -130,6 +130,7 @@ def _fixture_factory() -> Iterator[Callable[..., PluginRecord]]:
 
         yield register
 
+
 # -- the plugin as a whole -----------------------------------------------------------------------
 
 
@@ -417,8 +418,6 @@ def _grads_finite(params: Sequence[Any]) -> bool:
     import torch
 
     return all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in params)
-
-
 
 
 def _final_state(run_folder: Path) -> Any:

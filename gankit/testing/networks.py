@@ -44,9 +44,7 @@ if TYPE_CHECKING:
 
 #: Class-conditional requests are checked on these when ``data`` is the default (otherwise on the
 #: descriptions in ``data`` that have a class field): 8x8 grayscale images of 10 classes, like ``digits``.
-LABELLED_DESCRIPTIONS = (
-    DataDescription("gray8-classes", (1, 8, 8), "image", value_range=(0.0, 1.0), num_classes=10),
-)
+LABELLED_DESCRIPTIONS = (DataDescription("gray8-classes", (1, 8, 8), "image", value_range=(0.0, 1.0), num_classes=10),)
 #: Batch size and noise size of the networks the architecture check builds.
 _N, _Z = 4, 8
 

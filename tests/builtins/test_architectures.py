@@ -73,7 +73,9 @@ def test_dcgan_batch_norm_discriminator():
     d = arch.discriminator(_data((1, 16, 16)))
     assert any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
     assert d(torch.randn(4, 1, 16, 16)).shape == (4,)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in _arch("dcgan", d_channels=4).discriminator(_data((1, 16, 16))).modules())
+    assert not any(
+        isinstance(m, nn.BatchNorm2d) for m in _arch("dcgan", d_channels=4).discriminator(_data((1, 16, 16))).modules()
+    )
 
 
 def test_dcgan_generator_trains_in_train_mode():

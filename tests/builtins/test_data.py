@@ -17,9 +17,14 @@ from gankit.plugins import registry
 torch.set_num_threads(1)
 
 
-def _load(name: str, root: Path | str | None = None, *, resolution: int | None = None, download: bool = False, **options) -> Dataset:
+def _load(
+    name: str, root: Path | str | None = None, *, resolution: int | None = None, download: bool = False, **options
+) -> Dataset:
     spec = registry().get("data", name)
-    dataset = spec.create(spec.make_config(options), DataRequest(root=str(root) if root else None, download=download, resolution=resolution))
+    dataset = spec.create(
+        spec.make_config(options),
+        DataRequest(root=str(root) if root else None, download=download, resolution=resolution),
+    )
     assert isinstance(dataset, Dataset)
     return dataset
 
@@ -99,7 +104,14 @@ def test_digits_all():
     assert dataset.samples.min() == -1.0 and dataset.samples.max() == 1.0
     assert dataset.labels.shape == (1797,) and set(dataset.labels.tolist()) == set(range(10))
     d = dataset.description
-    assert (d.name, d.shape, d.modality, d.value_range, d.num_classes, d.size) == ("digits", (1, 8, 8), "image", (0.0, 1.0), 10, 1797)
+    assert (d.name, d.shape, d.modality, d.value_range, d.num_classes, d.size) == (
+        "digits",
+        (1, 8, 8),
+        "image",
+        (0.0, 1.0),
+        10,
+        1797,
+    )
     assert d.to_data_units(dataset.samples).min() == 0.0 and d.to_data_units(dataset.samples).max() == 1.0
 
 
@@ -162,7 +174,9 @@ def test_idx_resolution(tmp_path):
 
 def test_mnist_trains_through_the_cli(gankit, tmp_path):
     write_idx(tmp_path / "data", "MNIST")
-    result = gankit("run", "--data", "mnist", "--data-root", "data", "--steps", "3", "--batch-size", "16", "--name", "m", "-q")
+    result = gankit(
+        "run", "--data", "mnist", "--data-root", "data", "--steps", "3", "--batch-size", "16", "--name", "m", "-q"
+    )
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / "m"
     config = json.loads((run / "config.json").read_text())
@@ -175,7 +189,9 @@ def test_mnist_trains_through_the_cli(gankit, tmp_path):
 
 def test_explicit_steps_beat_the_data_sources_suggested_epochs(gankit, tmp_path):
     write_idx(tmp_path / "data", "MNIST")
-    result = gankit("run", "--data", "mnist", "--data-root", "data", "--steps", "3", "--batch-size", "16", "--name", "m", "-q")
+    result = gankit(
+        "run", "--data", "mnist", "--data-root", "data", "--steps", "3", "--batch-size", "16", "--name", "m", "-q"
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "m" / "checkpoints" / "latest").read_text().strip() == "step-000003.safetensors"
 
@@ -240,7 +256,9 @@ def write_cifar10(root: Path, per_batch: int = 8, seed: int = 0) -> np.ndarray:
         if name != "test_batch":
             all_data.append(data)
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    (folder / "batches.meta").write_bytes(_py2_pickle({"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072}))
+    (folder / "batches.meta").write_bytes(
+        _py2_pickle({"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072})
+    )
     return np.concatenate(all_data)
 
 
@@ -259,8 +277,26 @@ def test_cifar10_loads(tmp_path):
 
 def test_cifar10_trains_through_the_cli(gankit, tmp_path):
     write_cifar10(tmp_path / "data")
-    result = gankit("run", "--data", "cifar10", "--data-root", "data", "--arch", "dcgan", "--set", "arch.g_channels=4",
-                    "--set", "arch.d_channels=4", "--epochs", "0.2", "--batch-size", "8", "--name", "c", "-q")
+    result = gankit(
+        "run",
+        "--data",
+        "cifar10",
+        "--data-root",
+        "data",
+        "--arch",
+        "dcgan",
+        "--set",
+        "arch.g_channels=4",
+        "--set",
+        "arch.d_channels=4",
+        "--epochs",
+        "0.2",
+        "--batch-size",
+        "8",
+        "--name",
+        "c",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "c" / "checkpoints" / "latest").is_file()
 
@@ -345,8 +381,26 @@ def test_folder_grayscale_and_default_resolution(tmp_path):
 
 def test_folder_trains_through_the_cli(gankit, tmp_path):
     write_pngs(tmp_path / "pics", per_class=4)
-    result = gankit("run", "--data", "folder", "--data-root", "pics", "--resolution", "16", "--steps", "2",
-                    "--batch-size", "4", "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16", "--name", "f", "-q")
+    result = gankit(
+        "run",
+        "--data",
+        "folder",
+        "--data-root",
+        "pics",
+        "--resolution",
+        "16",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--set",
+        "arch.g_hidden=16",
+        "--set",
+        "arch.d_hidden=16",
+        "--name",
+        "f",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "runs" / "f" / "config.json").read_text())
     assert config["data_description"]["shape"] == [3, 16, 16]

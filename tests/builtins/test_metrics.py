@@ -72,7 +72,12 @@ def test_mode_scores_follow_the_protocol():
 
 
 def test_eval_on_grid25_agrees_with_an_independent_scorer(gankit, tmp_path):
-    assert gankit("run", "--data", "grid25", "--loss", "wgan", "--reg", "gp", "--steps", "40", "--name", "g", "-q").exit_code == 0
+    assert (
+        gankit(
+            "run", "--data", "grid25", "--loss", "wgan", "--reg", "gp", "--steps", "40", "--name", "g", "-q"
+        ).exit_code
+        == 0
+    )
     result = gankit("eval", "runs/g", "--seed", "3")
     assert result.exit_code == 0, result.output
     assert "modes/modes" in result.output and "modes/high_quality_pct" in result.output
@@ -114,11 +119,28 @@ def test_eval_refuses_a_metric_that_cannot_score_the_data(gankit):
 def test_digit_quality_scores_larger_digits_pooled_to_the_classifiers_8x8(gankit):
     import json as _json
 
-    args = ("run", "--steps", "2", "--arch", "dcgan", "--resolution", "16", "--batch-size", "8",
-            "--set", "arch.g_channels=4", "--set", "arch.d_channels=4", "--name", "r16", "-q")
+    args = (
+        "run",
+        "--steps",
+        "2",
+        "--arch",
+        "dcgan",
+        "--resolution",
+        "16",
+        "--batch-size",
+        "8",
+        "--set",
+        "arch.g_channels=4",
+        "--set",
+        "arch.d_channels=4",
+        "--name",
+        "r16",
+        "-q",
+    )
     assert gankit(*args).exit_code == 0
-    result = gankit("eval", "runs/r16", "--metric", "digit-quality", "--set", "digit-quality.samples=200",
-                    "-o", "e.json")
+    result = gankit(
+        "eval", "runs/r16", "--metric", "digit-quality", "--set", "digit-quality.samples=200", "-o", "e.json"
+    )
     assert result.exit_code == 0, result.output
     values = _json.loads(open("e.json").read())["metrics"]["digit-quality"]["values"]
     # The real test split at 16 px, pooled back, is still recognised and close to the train split.
@@ -126,7 +148,24 @@ def test_digit_quality_scores_larger_digits_pooled_to_the_classifiers_8x8(gankit
 
 
 def test_digit_quality_refuses_sizes_it_cannot_pool(gankit):
-    assert gankit("run", "--steps", "2", "--resolution", "12", "--batch-size", "8",
-                  "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "--name", "r12", "-q").exit_code == 0
+    assert (
+        gankit(
+            "run",
+            "--steps",
+            "2",
+            "--resolution",
+            "12",
+            "--batch-size",
+            "8",
+            "--set",
+            "arch.g_hidden=8",
+            "--set",
+            "arch.d_hidden=8",
+            "--name",
+            "r12",
+            "-q",
+        ).exit_code
+        == 0
+    )
     result = gankit("eval", "runs/r12", "--metric", "digit-quality")
     assert result.exit_code == 2 and "8, 16, 24" in result.output and "(1, 12, 12)" in result.output

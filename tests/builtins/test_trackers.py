@@ -12,8 +12,21 @@ pytest.importorskip("wandb")
 
 
 def test_wandb_offline_records_config_losses_and_images(gankit, wandb_offline):
-    result = gankit("run", "--tracker", "wandb", "--steps", "20", "--log-every", "5", "--sample-every", "10",
-                    "--wandb-tags", "smoke,ci", "--name", "tracked")
+    result = gankit(
+        "run",
+        "--tracker",
+        "wandb",
+        "--steps",
+        "20",
+        "--log-every",
+        "5",
+        "--sample-every",
+        "10",
+        "--wandb-tags",
+        "smoke,ci",
+        "--name",
+        "tracked",
+    )
     assert result.exit_code == 0, result.output
     (run_file,) = run_files(wandb_offline)
     run = summarize(run_file)

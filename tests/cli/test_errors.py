@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import one_error_line
 
-TINY = ("--steps", "2", "--batch-size", "8", "--z-dim", "4", "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16", "-q")
+TINY = tuple("--steps 2 --batch-size 8 --z-dim 4 --set arch.g_hidden=16 --set arch.d_hidden=16 -q".split())
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,11 @@ def test_plugins_and_list_do_not_import_torch(tmp_path):
 
 def test_error_in_a_real_process_has_no_traceback(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "gankit", "run", "--loss", "wgn"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "gankit", "run", "--loss", "wgn"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert done.stdout == ""

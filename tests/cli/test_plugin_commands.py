@@ -16,8 +16,14 @@ from click.testing import CliRunner
 from gankit.plugins import load_plugins
 from tests.conftest import FAMILY_DISTRIBUTIONS
 
-BUILTINS = ["builtins.architectures", "builtins.data", "builtins.losses", "builtins.regularizers",
-            "builtins.schemes", "builtins.trackers"]
+BUILTINS = [
+    "builtins.architectures",
+    "builtins.data",
+    "builtins.losses",
+    "builtins.regularizers",
+    "builtins.schemes",
+    "builtins.trackers",
+]
 TINY = ("--data", "ring8", "--steps", "2", "--batch-size", "8", "-q")
 
 #: distribution -> (module source, plugin name)
@@ -137,7 +143,11 @@ def test_each_problem_is_one_line_and_everything_else_works(site, tmp_path):
     result = cli("plugins")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    rows = {line.split()[0]: line for line in result.output.splitlines()[1:] if line and not line.startswith(("conflict", "Details"))}
+    rows = {
+        line.split()[0]: line
+        for line in result.output.splitlines()[1:]
+        if line and not line.startswith(("conflict", "Details"))
+    }
     assert "gankit-exploding 0.1" in rows["exploding"] and " error " in rows["exploding"]
     assert "import failed: RuntimeError: exploded on import" in rows["exploding"]
     assert "unknown hook: 'gankit_register_lossess' (did you mean 'gankit_register_losses'?)" in rows["typo"]
@@ -153,21 +163,27 @@ def test_each_problem_is_one_line_and_everything_else_works(site, tmp_path):
     assert "twin" in one_error_line(cli("run", "--loss", "twin", *TINY))
     trained = cli("run", "--loss", "beta:twin", *TINY, "--name", "beta")
     assert trained.exit_code == 0, trained.output
-    assert json.loads((tmp_path / "runs" / "beta" / "config.json").read_text())["components"]["twin"]["plugin"] == "beta"
+    assert (
+        json.loads((tmp_path / "runs" / "beta" / "config.json").read_text())["components"]["twin"]["plugin"] == "beta"
+    )
 
 
 def test_in_a_real_process_too(tmp_path):
     """Entry points as the installed `gankit` command sees them; --help lists plugin commands without torch."""
     folder = write_site(tmp_path / "site")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p))
-    done = subprocess.run([sys.executable, "-m", "gankit", "plugins"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "gankit", "plugins"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, done.stderr
     assert "import failed: RuntimeError: exploded on import" in done.stdout
-    code = ("import sys\nfrom click.testing import CliRunner\nfrom gankit.cli import cli\n"
-            "out = CliRunner().invoke(cli, ['--help']).output\nprint('torch' in sys.modules)\nprint(out)\n")
-    helped = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom gankit.cli import cli\n"
+        "out = CliRunner().invoke(cli, ['--help']).output\nprint('torch' in sys.modules)\nprint(out)\n"
+    )
+    helped = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert helped.returncode == 0, helped.stderr
     first, _, text = helped.stdout.partition("\n")
     assert first == "False"
@@ -182,9 +198,11 @@ def test_help_lists_plugin_commands_and_marks_broken_ones(site):
     lines = text.splitlines()
     (hello,) = [line for line in lines if line.strip().startswith("hello ")]
     assert "Say hello. [greeter]" in hello
-    explode = " ".join(lines[lines.index(next(line for line in lines if line.strip().startswith("explode "))):][:3])
-    assert "BROKEN (plugin 'brokencmd' is broken)" in explode and "gankit plugins show brokencmd" in " ".join(explode.split())
-    broken_section = text[text.index("Broken plugins"):]
+    explode = " ".join(lines[lines.index(next(line for line in lines if line.strip().startswith("explode "))) :][:3])
+    assert "BROKEN (plugin 'brokencmd' is broken)" in explode and "gankit plugins show brokencmd" in " ".join(
+        explode.split()
+    )
+    broken_section = text[text.index("Broken plugins") :]
     assert "exploding" in broken_section and "gankit plugins show exploding" in " ".join(broken_section.split())
     assert "typo" in broken_section
     assert "brokencmd" not in broken_section  # its command already points to it
@@ -245,7 +263,9 @@ def test_disabled_plugins_show_as_disabled_and_stay_out(site):
 def test_a_disabled_conflict_makes_the_name_usable(site, tmp_path):
     result = cli("--disable-plugin", "beta", "run", "--loss", "twin", *TINY, "--name", "alpha")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "runs" / "alpha" / "config.json").read_text())["components"]["twin"]["plugin"] == "alpha"
+    assert (
+        json.loads((tmp_path / "runs" / "alpha" / "config.json").read_text())["components"]["twin"]["plugin"] == "alpha"
+    )
 
 
 def test_an_unknown_disabled_name_is_noted(site):

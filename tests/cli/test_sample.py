@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-TINY = ("--steps", "2", "--batch-size", "8", "--z-dim", "4", "--set", "arch.g_hidden=16", "--set", "arch.d_hidden=16", "-q")
+TINY = tuple("--steps 2 --batch-size 8 --z-dim 4 --set arch.g_hidden=16 --set arch.d_hidden=16 -q".split())
 
 
 def _train(gankit, tmp_path: Path, name: str, *args: str) -> Path:

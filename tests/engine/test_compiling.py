@@ -33,8 +33,26 @@ def test_penalized_discriminator_stays_eager_and_says_why():
 
 
 def test_compiled_run_trains_and_matches_eager(gankit, tmp_path):
-    args = ("run", "--data", "ring8", "--loss", "wgan", "--reg", "gp", "--steps", "30", "--batch-size", "64",
-            "--set", "arch.g_hidden=32,32", "--set", "arch.d_hidden=32,32", "--log-every", "10", "-q")
+    args = (
+        "run",
+        "--data",
+        "ring8",
+        "--loss",
+        "wgan",
+        "--reg",
+        "gp",
+        "--steps",
+        "30",
+        "--batch-size",
+        "64",
+        "--set",
+        "arch.g_hidden=32,32",
+        "--set",
+        "arch.d_hidden=32,32",
+        "--log-every",
+        "10",
+        "-q",
+    )
     eager = gankit(*args, "--name", "eager")
     assert eager.exit_code == 0, eager.output
     compiled = gankit(*args, "--compile", "--name", "compiled")

@@ -39,9 +39,17 @@ def test_scaled_input_gradients_equal_unscaled_ones_under_fp16_autocast():
     assert error < 0.05, f"per-sample gradient norms differ from fp32 by up to {error:.2%}"
 
 
-@pytest.mark.parametrize("args", [("--arch", "mlp", "--loss", "wgan", "--reg", "gp"), ("--arch", "dcgan", "--loss", "bce", "--reg", "r1", "--set", "r1.every=1")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--arch", "mlp", "--loss", "wgan", "--reg", "gp"),
+        ("--arch", "dcgan", "--loss", "bce", "--reg", "r1", "--set", "r1.every=1"),
+    ],
+)
 def test_amp_training_with_penalties_stays_finite(gankit, tmp_path, args):
-    result = gankit("run", *args, "--device", "cuda", "--amp", "auto", "--steps", "200", "--log-every", "50", "--name", "amp", "-q")
+    result = gankit(
+        "run", *args, "--device", "cuda", "--amp", "auto", "--steps", "200", "--log-every", "50", "--name", "amp", "-q"
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (tmp_path / "runs" / "amp" / "metrics.jsonl").read_text().splitlines()]
     assert all(torch.isfinite(torch.tensor([r["d_loss"], r["g_loss"]])).all() for r in rows)
@@ -52,7 +60,20 @@ def test_amp_training_with_penalties_stays_finite(gankit, tmp_path, args):
 
 
 def test_deterministic_cuda_resume_equals_uninterrupted(gankit, tmp_path):
-    common = ("--device", "cuda", "--deterministic", "--loss", "wgan", "--reg", "gp", "--amp", "on", "--log-every", "5", "-q")
+    common = (
+        "--device",
+        "cuda",
+        "--deterministic",
+        "--loss",
+        "wgan",
+        "--reg",
+        "gp",
+        "--amp",
+        "on",
+        "--log-every",
+        "5",
+        "-q",
+    )
     assert gankit("run", *common, "--steps", "12", "--name", "full").exit_code == 0
     assert gankit("run", *common, "--steps", "5", "--name", "part").exit_code == 0
     assert gankit("run", "--resume", "runs/part", "--steps", "12", "-q").exit_code == 0

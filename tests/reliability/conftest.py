@@ -202,8 +202,18 @@ def reference_run(tmp_path_factory) -> Path:
     """An uninterrupted run of REFERENCE_STEPS steps: what every interrupted run must end up equal to."""
     where = tmp_path_factory.mktemp("reference")
     done = run_to_end(
-        where, "run", *TINY, "--steps", str(REFERENCE_STEPS), "--log-every", "100", "--sample-every", "100000",
-        "--name", "reference", "-q",
+        where,
+        "run",
+        *TINY,
+        "--steps",
+        str(REFERENCE_STEPS),
+        "--log-every",
+        "100",
+        "--sample-every",
+        "100000",
+        "--name",
+        "reference",
+        "-q",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return where / "runs" / "reference"

@@ -54,8 +54,19 @@ def _wait_for_temp_file(checkpoints: Path, process: Process, timeout: float = 2.
 
 def test_sigkill_at_20_random_moments_then_resume_equals_uninterrupted(tmp_path, reference_run):
     rng = random.Random(SEED)
-    args = ("run", *TINY, "--steps", str(REFERENCE_STEPS), "--checkpoint-every", "3", "--log-every", "25",
-            "--sample-every", "100000", "-q")
+    args = (
+        "run",
+        *TINY,
+        "--steps",
+        str(REFERENCE_STEPS),
+        "--checkpoint-every",
+        "3",
+        "--log-every",
+        "25",
+        "--sample-every",
+        "100000",
+        "-q",
+    )
     kills: list[dict] = []
     cycle, completed_cycles = 1, 0
     name = f"crash-{cycle}"

@@ -92,7 +92,8 @@ def _can_mount_tmpfs(where: Path) -> bool:
         return False
     probe = subprocess.run(
         ["unshare", "--mount", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs '{where}'"],
-        capture_output=True, timeout=30,
+        capture_output=True,
+        timeout=30,
     )
     return probe.returncode == 0
 
@@ -105,8 +106,24 @@ def test_a_real_full_tmpfs(tmp_path):
     report = tmp_path / "report"
     report.mkdir()
     # One checkpoint of this run is 89 KiB: the first fits in 150 KiB, the second does not.
-    gankit = " ".join([sys.executable, "-m", "gankit", "run", *TINY, "--steps", "9", "--checkpoint-every", "3",
-                       "--sample-every", "100000", "--name", "d", "-q"])
+    gankit = " ".join(
+        [
+            sys.executable,
+            "-m",
+            "gankit",
+            "run",
+            *TINY,
+            "--steps",
+            "9",
+            "--checkpoint-every",
+            "3",
+            "--sample-every",
+            "100000",
+            "--name",
+            "d",
+            "-q",
+        ]
+    )
     script = (
         f"mount -t tmpfs -o size=150k tmpfs '{disk}' && cd '{disk}' && "
         f"{gankit} > '{report}/stdout' 2> '{report}/stderr'; echo $? > '{report}/rc'; cp -a . '{report}/disk'"

@@ -40,14 +40,12 @@ FUZZ = settings(
 )
 
 
-
 def _examples(n: int) -> int:
     """``GANKIT_FUZZ_SCALE=10`` runs ten times as many examples."""
     return max(1, int(n * float(os.environ.get("GANKIT_FUZZ_SCALE", "1"))))
 
 
 RUN_KEYS = sorted(set(RUN_FIELDS) - {"options"})
-
 
 
 def _int_fields() -> set[str]:
@@ -61,12 +59,65 @@ def _int_fields() -> set[str]:
 
 INT_FIELDS = _int_fields()
 #: Options of the components in the default run (and a few that are not in it).
-OPTION_KEYS = ["arch.g_hidden", "arch.d_hidden", "arch.negative_slope", "mlp.g_hidden", "architecture.d_hidden",
-               "loss.variant", "bce.variant", "data.split", "digits.split", "scheme.x", "unconditional.x",
-               "console.progress", "jsonl.path", "gp.weight", "dcgan.g_channels", "arch.g_channels"]
-SPECIAL_VALUES = ["", " ", "=", "a=b", "nan", "inf", "-inf", "1e400", "-0", "0", "-1", "1_000", "0x10", "٣", "none",
-                  "null", "true", "False", "yes", "on", "1,2", "1,,2", ",", "0.5,0.999", "gp,gp", "gp,r1", "bce",
-                  "wgan", "mlp", "dcgan", "digits", "ring8", "cpu", "stop", "skip", "adam", "rmsprop", "ünï", "🙂"]
+OPTION_KEYS = [
+    "arch.g_hidden",
+    "arch.d_hidden",
+    "arch.negative_slope",
+    "mlp.g_hidden",
+    "architecture.d_hidden",
+    "loss.variant",
+    "bce.variant",
+    "data.split",
+    "digits.split",
+    "scheme.x",
+    "unconditional.x",
+    "console.progress",
+    "jsonl.path",
+    "gp.weight",
+    "dcgan.g_channels",
+    "arch.g_channels",
+]
+SPECIAL_VALUES = [
+    "",
+    " ",
+    "=",
+    "a=b",
+    "nan",
+    "inf",
+    "-inf",
+    "1e400",
+    "-0",
+    "0",
+    "-1",
+    "1_000",
+    "0x10",
+    "٣",
+    "none",
+    "null",
+    "true",
+    "False",
+    "yes",
+    "on",
+    "1,2",
+    "1,,2",
+    ",",
+    "0.5,0.999",
+    "gp,gp",
+    "gp,r1",
+    "bce",
+    "wgan",
+    "mlp",
+    "dcgan",
+    "digits",
+    "ring8",
+    "cpu",
+    "stop",
+    "skip",
+    "adam",
+    "rmsprop",
+    "ünï",
+    "🙂",
+]
 
 _registry = None
 
@@ -96,8 +147,12 @@ def _no_options_bug(component: str, option: str) -> bool:
 
     aliases = {"arch": "mlp", "loss": "bce", "data": "digits", "scheme": "unconditional"}
     name = aliases.get(KIND_ALIASES.get(component, ""), component)
-    specs = [spec for kind in ("data", "architecture", "loss", "scheme", "tracker", "regularizer")
-             for spec in registry().specs(kind) if spec.name == name]
+    specs = [
+        spec
+        for kind in ("data", "architecture", "loss", "scheme", "tracker", "regularizer")
+        for spec in registry().specs(kind)
+        if spec.name == name
+    ]
     return _breaks_line(option) and any(spec.config is None for spec in specs)
 
 
@@ -162,8 +217,7 @@ def _set_tokens(items):
         component, _, option = key.strip().rpartition(".")
         # "arch.g_hidden" is named in messages as "mlp.g_hidden" (or as the component "mlp": see
         # test_bad_layer_width_names_the_option).
-        tokens += [item, key, component, option, _ALIASES.get(component, ""), *key.split("."), value,
-                   *value.split(",")]
+        tokens += [item, key, component, option, _ALIASES.get(component, ""), *key.split("."), value, *value.split(",")]
     return tokens
 
 
@@ -190,8 +244,9 @@ scalars = st.one_of(
     st.text(max_size=12),
     st.sampled_from(SPECIAL_VALUES),
 )
-toml_values = st.one_of(scalars, dates, st.lists(st.one_of(scalars, dates), max_size=4),
-                        st.lists(st.lists(scalars, max_size=2), max_size=2))
+toml_values = st.one_of(
+    scalars, dates, st.lists(st.one_of(scalars, dates), max_size=4), st.lists(st.lists(scalars, max_size=2), max_size=2)
+)
 
 
 def _run_value(key: str):
@@ -208,11 +263,15 @@ def _option_value(key: str):
 toml_run_entries = st.one_of(st.sampled_from(RUN_KEYS), st.text(min_size=1, max_size=10)).flatmap(
     lambda k: st.tuples(st.just(k), _run_value(k))
 )
-option_names = st.one_of(st.sampled_from(["g_hidden", "d_hidden", "negative_slope", "variant", "split", "weight",
-                                          "progress"]), st.text(min_size=1, max_size=8))
+option_names = st.one_of(
+    st.sampled_from(["g_hidden", "d_hidden", "negative_slope", "variant", "split", "weight", "progress"]),
+    st.text(min_size=1, max_size=8),
+)
 toml_tables = st.tuples(
-    st.one_of(st.sampled_from(["mlp", "digits", "bce", "unconditional", "console", "jsonl", "gp", "dcgan"]),
-              st.text(min_size=1, max_size=8)),
+    st.one_of(
+        st.sampled_from(["mlp", "digits", "bce", "unconditional", "console", "jsonl", "gp", "dcgan"]),
+        st.text(min_size=1, max_size=8),
+    ),
     st.dictionaries(option_names, st.just(None), max_size=3).flatmap(
         lambda d: st.fixed_dictionaries({k: _option_value(k) for k in d})
     ),
@@ -285,9 +344,9 @@ def test_fuzzed_toml_config_files(document):
 
 # -- gankit run flag combinations --------------------------------------------------------------------
 
+
 def _texts(*choices):
-    return st.one_of(st.sampled_from(choices), st.text(alphabet=st.characters(blacklist_characters="\x00"),
-                                                        max_size=8))
+    return st.one_of(st.sampled_from(choices), st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=8))
 
 
 def _ints(lo, hi):
@@ -330,9 +389,24 @@ FLAGS = {
     "--checkpoint-every": _ints(-1, 5),
     "--config": st.sampled_from(["missing.toml", "bad.toml"]),
     "--resume": st.sampled_from(["runs/none", "", "missing.safetensors"]),
-    "--set": st.sampled_from(["steps=2", "stepz=2", "arch.g_hidden=4", "arch.g_hidden=0", "gp.weight=x",
-                              "ema=0.5", "betas=0.5", "lr=1", "z_dim=x", "log_every=-3", "=", "loss.variant=minimax",
-                              "loss.variant=max", "seed=-1"]),
+    "--set": st.sampled_from(
+        [
+            "steps=2",
+            "stepz=2",
+            "arch.g_hidden=4",
+            "arch.g_hidden=0",
+            "gp.weight=x",
+            "ema=0.5",
+            "betas=0.5",
+            "lr=1",
+            "z_dim=x",
+            "log_every=-3",
+            "=",
+            "loss.variant=minimax",
+            "loss.variant=max",
+            "seed=-1",
+        ]
+    ),
     "--tracker": _texts("console", "jsonl", "tensorboard"),
     "--metric": _texts("modes", "digit-quality", "fid"),
     "--eval-every": _ints(-1, 3),
@@ -380,8 +454,9 @@ def test_fuzzed_run_flag_combinations(chosen):
     if result.exit_code == 2:
         line = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
         assert len(line) == 1, shown
-        tokens = [t for flag, value in chosen for t in (flag, flag.strip("-"), flag.strip("-").replace("-", "_"),
-                                                        value or "")]
+        tokens = [
+            t for flag, value in chosen for t in (flag, flag.strip("-"), flag.strip("-").replace("-", "_"), value or "")
+        ]
         tokens += [t for flag, value in chosen if flag == "--set" for t in _set_tokens([value])]
         tokens += [os.path.normpath(v) for f, v in chosen if f in ("--resume", "--data-root", "--config") and v]
         tokens += ["'.'" for f, v in chosen if f in ("--resume", "--data-root", "--config") and v == ""]
@@ -427,8 +502,11 @@ def test_option_name_with_a_line_break_for_a_component_without_options(gankit, t
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
-@pytest.mark.parametrize("flag", [("--lr", "nan"), ("--lr-d", "nan"), ("--epochs", "nan"), ("--epochs", "inf")],
-                         ids=["lr-nan", "lr-d-nan", "epochs-nan", "epochs-inf"])
+@pytest.mark.parametrize(
+    "flag",
+    [("--lr", "nan"), ("--lr-d", "nan"), ("--epochs", "nan"), ("--epochs", "inf")],
+    ids=["lr-nan", "lr-d-nan", "epochs-nan", "epochs-inf"],
+)
 def test_float_flag_given_nan_or_inf(tmp_path, flag):
     from gankit.cli import cli
 
@@ -439,8 +517,22 @@ def test_float_flag_given_nan_or_inf(tmp_path, flag):
 
 
 def test_nonfinite_error_blames_the_learning_rate_that_caused_it(gankit):
-    result = gankit("run", "--steps", "5", "--batch-size", "16", "--set", "arch.g_hidden=32", "--set",
-                    "arch.d_hidden=32", "--lr-d", "1e9", "--name", "lrd", "-q")
+    result = gankit(
+        "run",
+        "--steps",
+        "5",
+        "--batch-size",
+        "16",
+        "--set",
+        "arch.g_hidden=32",
+        "--set",
+        "arch.d_hidden=32",
+        "--lr-d",
+        "1e9",
+        "--name",
+        "lrd",
+        "-q",
+    )
     assert result.exit_code == 2
     line = assert_one_error_line(result.output)
     assert re.search(r"NaN/inf at step \d+", line), line

@@ -25,8 +25,18 @@ from tests.reliability.conftest import (
 def test_signal_checkpoints_the_current_step_and_resume_equals_uninterrupted(tmp_path, reference_run, signum):
     name = signum.name.lower()
     process = Process(
-        tmp_path, "run", *TINY, "--steps", str(REFERENCE_STEPS), "--log-every", "10", "--sample-every", "100000",
-        "--name", name, tag=name,
+        tmp_path,
+        "run",
+        *TINY,
+        "--steps",
+        str(REFERENCE_STEPS),
+        "--log-every",
+        "10",
+        "--sample-every",
+        "100000",
+        "--name",
+        name,
+        tag=name,
     )
     process.wait_for(rf"^step [1-9]\d*/{REFERENCE_STEPS}\b")  # training is under way
     process.signal(signum)

@@ -86,8 +86,9 @@ def _torch_save_zip(src: Source) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    torch.save({"net/generator/0.weight": src.tensors["net/generator/0.weight"], "x": _CreatesFile(str(src.marker))},
-               buffer)
+    torch.save(
+        {"net/generator/0.weight": src.tensors["net/generator/0.weight"], "x": _CreatesFile(str(src.marker))}, buffer
+    )
     return buffer.getvalue()
 
 
@@ -97,8 +98,9 @@ HOSTILE: dict[str, Callable[[Source], bytes]] = {
     "truncated_header": lambda s: s.raw[: 8 + s.header_len // 2],
     "truncated_data": lambda s: s.raw[:-1000],
     "header_length_beyond_file": lambda s: (2**40).to_bytes(8, "little") + s.raw[8:],
-    "invalid_json_header": lambda s: s.raw[:8] + s.header.replace(b'"dtype"', b"'dtype'", 1)
-    + s.raw[8 + s.header_len :],
+    "invalid_json_header": lambda s: (
+        s.raw[:8] + s.header.replace(b'"dtype"', b"'dtype'", 1) + s.raw[8 + s.header_len :]
+    ),
     "overlapping_offsets": lambda s: s.with_header(_overlap),
     "wrong_dtype_float64": lambda s: s.with_tensors(
         lambda t: t.update({k: v.double() for k, v in t.items() if k.startswith("net/")})
@@ -110,8 +112,9 @@ HOSTILE: dict[str, Callable[[Source], bytes]] = {
     "pickle_renamed": lambda s: pickle.dumps({"weights": _CreatesFile(str(s.marker))}),
     "torch_save_zip_renamed": _torch_save_zip,
     "other_architecture_dcgan_weights": lambda s: save(s.dcgan_tensors, metadata=s.metadata),
-    "plain_safetensors_model": lambda s: save({k[len("net/generator/") :]: v for k, v in s.tensors.items()
-                                               if k.startswith("net/generator/")}),
+    "plain_safetensors_model": lambda s: save(
+        {k[len("net/generator/") :]: v for k, v in s.tensors.items() if k.startswith("net/generator/")}
+    ),
 }
 
 
@@ -165,46 +168,55 @@ def _optimizer_lr_text(s: Source) -> bytes:
 #: named is checked; the other handles the file correctly (it does not use the damaged part).
 BUGS = [
     (
-        "optimizer_state_wrong_shape", "resume",
+        "optimizer_state_wrong_shape",
+        "resume",
         _optimizer_state(lambda t: t.update({"optimizer/generator/0/exp_avg": torch.zeros(3, 3)})),
         "gankit/engine/trainer.py Trainer._restore: Adam's load_state_dict does not check state tensor shapes, "
         "so the first step raises RuntimeError (size mismatch) with a traceback",
     ),
     (
-        "optimizer_state_missing", "resume",
+        "optimizer_state_missing",
+        "resume",
         _optimizer_state(lambda t: t.pop("optimizer/generator/0/exp_avg")),
         "gankit/engine/trainer.py Trainer._restore: a parameter state without exp_avg loads, then Adam's "
         "first step raises KeyError 'exp_avg' with a traceback",
     ),
     (
-        "rng_data_state_missing", "resume",
+        "rng_data_state_missing",
+        "resume",
         _optimizer_state(lambda t: t.pop("rng/data")),
         "gankit/engine/trainer.py Trainer._restore: rng.pop('data') raises KeyError with a traceback",
     ),
     (
-        "rng_state_wrong_size", "resume",
+        "rng_state_wrong_size",
+        "resume",
         _optimizer_state(lambda t: t.update({"rng/torch": torch.zeros(7, dtype=torch.uint8)})),
         "gankit/engine/devices.py set_rng_state: torch.set_rng_state raises RuntimeError (state size 7, "
         "expected 5056) with a traceback",
     ),
     (
-        "optimizer_lr_not_a_number", "resume", _optimizer_lr_text,
+        "optimizer_lr_not_a_number",
+        "resume",
+        _optimizer_lr_text,
         "gankit/engine/trainer.py Trainer._restore: param_groups are not validated; lr 'fast' loads and Adam's "
         "step raises TypeError with a traceback",
     ),
     (
-        "data_description_negative_shape", "sample",
+        "data_description_negative_shape",
+        "sample",
         lambda s: s.with_config(lambda c: c["data_description"].update(shape=[1, -8, 8])),
         "gankit/cli/sample.py: the checkpoint's data_description is not validated; shape [1, -8, 8] reaches "
         "nn.Linear and raises RuntimeError (negative dimension) with a traceback",
     ),
     (
-        "data_description_value_range_text", "sample",
+        "data_description_value_range_text",
+        "sample",
         lambda s: s.with_config(lambda c: c["data_description"].update(value_range="ab")),
         "gankit/cli/sample.py: value_range 'ab' is not validated; to_data_units raises TypeError with a traceback",
     ),
     (
-        "z_dim_astronomical", "sample",
+        "z_dim_astronomical",
+        "sample",
         lambda s: s.with_config(lambda c: c["run"].update(z_dim=10**13)),
         "gankit/engine/trainer.py Model: a saved z_dim of 1e13 is built before the weights are checked against "
         "it; the allocator's RuntimeError (can't allocate 1.28e15 bytes) is a traceback (resume too)",
@@ -218,10 +230,16 @@ def source(tmp_path_factory) -> Source:
 
     where = tmp_path_factory.mktemp("hostile-source")
     runner = CliRunner()
-    for name, extra in (("mlp", TINY), ("dcgan", ("--arch", "dcgan", "--set", "arch.g_channels=8",
-                                                   "--set", "arch.d_channels=8", "--batch-size", "16"))):
-        result = runner.invoke(cli, ["run", *extra, "--steps", "2", "--out", str(where), "--name", name, "-q"],
-                               catch_exceptions=False)
+    for name, extra in (
+        ("mlp", TINY),
+        (
+            "dcgan",
+            ("--arch", "dcgan", "--set", "arch.g_channels=8", "--set", "arch.d_channels=8", "--batch-size", "16"),
+        ),
+    ):
+        result = runner.invoke(
+            cli, ["run", *extra, "--steps", "2", "--out", str(where), "--name", name, "-q"], catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
     checkpoint = "checkpoints/step-000002.safetensors"
     return Source(where / "mlp" / checkpoint, where / "dcgan" / checkpoint, where / "PWNED")

@@ -18,8 +18,11 @@ HUGE_WIDTH = "100000000000"  # 1e11 x 64 floats: 25.6 TB
 
 @pytest.mark.parametrize(
     "flags",
-    [("--set", f"arch.g_hidden={HUGE_WIDTH}"), ("--set", f"arch.d_hidden=32,{HUGE_WIDTH}"),
-     ("--z-dim", "65536", "--set", "arch.g_hidden=1000000")],
+    [
+        ("--set", f"arch.g_hidden={HUGE_WIDTH}"),
+        ("--set", f"arch.d_hidden=32,{HUGE_WIDTH}"),
+        ("--z-dim", "65536", "--set", "arch.g_hidden=1000000"),
+    ],
     ids=["g_hidden", "d_hidden", "z_dim_times_width"],
 )
 def test_run_with_unallocatable_networks_is_one_line(gankit, tmp_path, flags):

@@ -14,8 +14,9 @@ from tests.reliability.conftest import TINY, metrics_lines_parse
 
 
 def _tracker(folder: Path):
-    from gankit.components import TrackerContext
     from gankit_builtins.trackers.jsonl import JSONLines
+
+    from gankit.components import TrackerContext
 
     return JSONLines(None, TrackerContext(folder, folder.name))
 

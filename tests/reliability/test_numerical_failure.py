@@ -47,8 +47,9 @@ def _poison_noise(monkeypatch, calls: set[int]) -> list[int]:
 
 
 def test_divergence_stops_at_once_naming_step_optimizer_and_loss(gankit, tmp_path):
-    result = gankit("run", *TINY, *DIVERGES, "--on-nan", "stop", "--steps", "20", "--checkpoint-every", "1",
-                    "--name", "boom", "-q")
+    result = gankit(
+        "run", *TINY, *DIVERGES, "--on-nan", "stop", "--steps", "20", "--checkpoint-every", "1", "--name", "boom", "-q"
+    )
     assert result.exit_code == 2
     line = assert_one_error_line(result.output)
     # Step 1's gradient overflows while its loss is still finite: the weights check before the first
@@ -75,8 +76,23 @@ def test_nonfinite_step_keeps_the_last_good_checkpoint(gankit, tmp_path, monkeyp
 
 def test_stop_names_the_exact_step_though_it_reads_losses_back_only_at_log_steps(gankit, tmp_path, monkeypatch):
     _poison_noise(monkeypatch, {6})  # iteration 4's D step; nothing is logged or saved until step 10
-    result = gankit("run", *TINY, "--on-nan", "stop", "--steps", "20", "--log-every", "10", "--sample-every", "10",
-                    "--checkpoint-every", "10", "--name", "late", "-q")
+    result = gankit(
+        "run",
+        *TINY,
+        "--on-nan",
+        "stop",
+        "--steps",
+        "20",
+        "--log-every",
+        "10",
+        "--sample-every",
+        "10",
+        "--checkpoint-every",
+        "10",
+        "--name",
+        "late",
+        "-q",
+    )
     assert result.exit_code == 2
     line = assert_one_error_line(result.output)
     assert "the discriminator's loss became NaN/inf at step 4 (loss 'bce'" in line, line
@@ -96,8 +112,9 @@ def test_skip_drops_exactly_the_bad_steps_and_reports_them(gankit, tmp_path, mon
 
 
 def test_skip_survives_a_real_divergence(gankit, tmp_path):
-    result = gankit("run", *TINY, *DIVERGES, "--on-nan", "skip", "--steps", "10", "--log-every", "5",
-                    "--name", "skipdiv", "-q")
+    result = gankit(
+        "run", *TINY, *DIVERGES, "--on-nan", "skip", "--steps", "10", "--log-every", "5", "--name", "skipdiv", "-q"
+    )
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / "skipdiv"
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
@@ -124,8 +141,22 @@ def test_amp_on_cpu_scaler_skipping_counts_as_handled(gankit, tmp_path, monkeypa
 
 
 def test_amp_run_that_went_nan_does_not_finish_as_a_success(gankit, tmp_path):
-    result = gankit("run", *TINY, *DIVERGES, "--amp", "fp16", "--on-nan", "stop", "--steps", "10",
-                    "--checkpoint-every", "1", "--name", "ampnan", "-q")
+    result = gankit(
+        "run",
+        *TINY,
+        *DIVERGES,
+        "--amp",
+        "fp16",
+        "--on-nan",
+        "stop",
+        "--steps",
+        "10",
+        "--checkpoint-every",
+        "1",
+        "--name",
+        "ampnan",
+        "-q",
+    )
     run = tmp_path / "runs" / "ampnan"
     if result.exit_code == 0:
         assert _finite_weights(run), "exit 0, but the final checkpoint holds NaN/inf weights"
@@ -150,8 +181,25 @@ def test_overflowing_gradient_stops_within_one_log_interval(gankit, tmp_path):
     """r1 with gamma 1e38: every loss stays finite, the discriminator's gradient norm is inf from the
     first steps; under --on-nan stop that ends the run at the first log step, and no checkpoint
     holding an inf optimizer state is written."""
-    result = gankit("run", *TINY, "--reg", "r1", "--set", "r1.gamma=1e38", "--on-nan", "stop", "--steps", "30",
-                    "--log-every", "5", "--checkpoint-every", "5", "--name", "r1", "-q")
+    result = gankit(
+        "run",
+        *TINY,
+        "--reg",
+        "r1",
+        "--set",
+        "r1.gamma=1e38",
+        "--on-nan",
+        "stop",
+        "--steps",
+        "30",
+        "--log-every",
+        "5",
+        "--checkpoint-every",
+        "5",
+        "--name",
+        "r1",
+        "-q",
+    )
     assert result.exit_code == 2, result.output
     line = assert_one_error_line(result.output)
     assert re.search(r"the discriminator's (gradients|optimizer state) became NaN/inf by step 5\b", line), line
@@ -176,8 +224,21 @@ def test_nonfinite_optimizer_state_stops_and_is_never_checkpointed(gankit, tmp_p
         return metrics
 
     monkeypatch.setattr(Trainer, "train_step", train_step)
-    result = gankit("run", *TINY, "--on-nan", "stop", "--steps", "20", "--log-every", "4", "--checkpoint-every", "2",
-                    "--name", "state", "-q")
+    result = gankit(
+        "run",
+        *TINY,
+        "--on-nan",
+        "stop",
+        "--steps",
+        "20",
+        "--log-every",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--name",
+        "state",
+        "-q",
+    )
     assert result.exit_code == 2, result.output
     line = assert_one_error_line(result.output)
     assert "the discriminator's optimizer state became NaN/inf by step 4" in line, line
@@ -200,8 +261,9 @@ def test_checkpoint_with_nonfinite_optimizer_state_is_never_written_under_skip(g
         return metrics
 
     monkeypatch.setattr(Trainer, "train_step", train_step)
-    result = gankit("run", *TINY, "--on-nan", "skip", "--steps", "10", "--checkpoint-every", "2", "--name", "skipst",
-                    "-q")
+    result = gankit(
+        "run", *TINY, "--on-nan", "skip", "--steps", "10", "--checkpoint-every", "2", "--name", "skipst", "-q"
+    )
     assert result.exit_code == 2, result.output
     assert "the generator's optimizer state became NaN/inf by step 4" in assert_one_error_line(result.output)
     run = tmp_path / "runs" / "skipst"

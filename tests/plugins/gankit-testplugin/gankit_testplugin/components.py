@@ -9,10 +9,14 @@ class Tiny(Architecture):
         pass
 
     def generator(self, data, z_dim):
-        return nn.Sequential(nn.Linear(z_dim, 32), nn.ReLU(), nn.Linear(32, data.numel), nn.Tanh(), nn.Unflatten(1, data.shape))
+        return nn.Sequential(
+            nn.Linear(z_dim, 32), nn.ReLU(), nn.Linear(32, data.numel), nn.Tanh(), nn.Unflatten(1, data.shape)
+        )
 
     def discriminator(self, data):
-        return nn.Sequential(nn.Flatten(), nn.Linear(data.numel, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1), nn.Flatten(0))
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(data.numel, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1), nn.Flatten(0)
+        )
 
 
 class Twin(Scheme):

@@ -1,0 +1,22 @@
+"""The repository passes the ruff settings of its pyproject.toml (lint and format), as a plugin rendered from
+the template passes the template's (tests/test_template.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]], ids=["lint", "format"])
+def test_the_repository_passes_its_ruff_settings(command):
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).is_file():
+        pytest.skip("ruff is not installed (it comes with the dev extra: pip install -e '.[dev]')")
+    result = subprocess.run([ruff, *command], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
