@@ -84,6 +84,9 @@ def test_a_pipe_gets_the_first_steps_losses_at_once_then_lines_with_elapsed_rate
     console.log_metrics(100, LOGGED)
     line = stream.getvalue().splitlines()[-1]
     assert line == "step 100/300  d_loss 0.8197  g_loss 1.538  elapsed 0:00:10  10.0 steps/s  ETA 0:00:20"
+    # Four significant digits, trailing zeros kept, so the columns stay put from line to line.
+    console.log_metrics(200, {"d_loss": 1.34, "g_loss": 2.0, "steps_per_s": 10.0})
+    assert "d_loss 1.340  g_loss 2.000  " in stream.getvalue().splitlines()[-1]
     assert console.finish({}) == {}
 
 

@@ -89,9 +89,9 @@ class Console(Tracker):
     def _show(self, step: int, metrics: dict[str, float], rate: float | None) -> None:
         shown = {k: metrics[k] for k in SHOWN if k in metrics}
         if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=True)
+            self.bar.set_postfix({k: f"{v:#.4g}" for k, v in shown.items()}, refresh=True)
             return
-        self._line(step, [f"{k} {v:.4g}" for k, v in shown.items()], self.clock() - self.started, rate)
+        self._line(step, [f"{k} {v:#.4g}" for k, v in shown.items()], self.clock() - self.started, rate)
 
     def _line(self, step: int, losses: list[str], elapsed: float, rate: float | None) -> None:
         parts = [f"step {step}/{self.total}", *losses, f"elapsed {_duration(elapsed)}"]
