@@ -63,15 +63,9 @@ from gankit.testing._kit import (
     registered_plugin,
     run_cli,
 )
-from gankit.testing.networks import (
-    LABELLED_DESCRIPTIONS,
-    check_architecture,
-    check_loss,
-    check_regularizer,
-    default_requests,
-    generator_penalty_inputs,
-    network_inputs,
-)
+from gankit.testing.losses import check_loss
+from gankit.testing.networks import LABELLED_DESCRIPTIONS, check_architecture, default_requests, network_inputs
+from gankit.testing.regularizers import check_regularizer, generator_penalty_inputs
 from gankit.testing.training import SCHEME_DATA, check_data_source, check_metric, check_scheme, check_tracker
 
 __all__ = [

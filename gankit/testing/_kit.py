@@ -1,7 +1,8 @@
 """The machinery of gankit's testing kit: registering plugins, building components, short CLI runs,
 and :class:`_Check`, which names the component in every failure. The checks live in
-:mod:`gankit.testing.networks` (architectures, losses, regularizers) and :mod:`gankit.testing.training`
-(data sources, schemes, trackers, metrics); import them from :mod:`gankit.testing`."""
+:mod:`gankit.testing.networks` (architectures), :mod:`gankit.testing.losses`, :mod:`gankit.testing.regularizers`
+and :mod:`gankit.testing.training` (data sources, schemes, trackers, metrics); import them from
+:mod:`gankit.testing`."""
 
 from __future__ import annotations
 
