@@ -123,7 +123,9 @@ def test_every_other_kind_renders_and_its_generated_tests_pass(gankit, tmp_path)
 
 def test_rendered_code_is_lint_clean(gankit, tmp_path):
     """What plugin authors start from passes the ruff settings the template gives them."""
-    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    # This environment's ruff first: the version pyproject.toml pins, not whichever is first on PATH.
+    ruff = Path(sys.executable).with_name("ruff")
+    ruff = str(ruff) if ruff.is_file() else shutil.which("ruff") or str(ruff)
     if not Path(ruff).is_file():
         pytest.skip("ruff is not installed")
     for kind in ("loss", *OTHER_KINDS):
