@@ -312,7 +312,7 @@ def run(
         summary = trainer.fit(folder)
     finally:
         folder.release()  # the run is over: leave no stale .lock in its folder
-    _report(summary, _sample_flags(trainer.model.inputs))
+    _report(summary, trainer.model.inputs)
     if summary["stopped_by"]:
         raise SystemExit(128 + signal.Signals[summary["stopped_by"]].value)
 
@@ -378,15 +378,19 @@ def _with_trackers(explicit: dict[str, Any], base: tuple[str, ...], added: tuple
     return explicit | {"trackers": tuple(n for n in names if not (quiet and n == "console"))}
 
 
-def _sample_flags(inputs: dict[str, Any]) -> str:
-    """What `gankit sample` needs for this model beyond the defaults: a class, images to translate."""
+def _sample_hint(folder: str, inputs: dict[str, Any]) -> str:
+    """The `gankit sample` command that suits this model: a translator takes images (one output each), a
+    conditional model a class."""
     from gankit.inputs import FromData, Label
 
     kinds = {type(kind) for kind in inputs.values()}
-    return (" --label 0" if Label in kinds else "") + (" --input IMAGES" if FromData in kinds else "")
+    label = " --label 0" if Label in kinds else ""
+    if FromData in kinds:
+        return f"Translate images: gankit sample {folder}{label} --input IMAGES -o translated.png"
+    return f"Generate more: gankit sample {folder}{label} -n 64 -o samples.png"
 
 
-def _report(summary: dict[str, Any], sample_flags: str = "") -> None:
+def _report(summary: dict[str, Any], inputs: dict[str, Any]) -> None:
     folder = summary["run_folder"]
     lines = []
     if summary["stopped_by"]:
@@ -402,5 +406,5 @@ def _report(summary: dict[str, Any], sample_flags: str = "") -> None:
         f"  checkpoint:  {summary['checkpoint']}",
     ]
     lines += [f"  {label + ':':<12} {where}" for label, where in summary.get("tracked", {}).items()]
-    lines.append(f"Generate more: gankit sample {folder}{sample_flags} -n 64 -o samples.png")
+    lines.append(_sample_hint(folder, inputs))
     click.echo("\n".join(lines))

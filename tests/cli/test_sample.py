@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,15 @@ def _sample(gankit, *args: str):
     result = gankit("sample", *args)
     assert result.exit_code == 0, result.output
     return result
+
+
+@pytest.mark.parametrize("args", [(), ("--scheme", "conditional")], ids=["unconditional", "conditional"])
+def test_a_run_ends_with_a_sample_command_that_works_as_printed(gankit, tmp_path, args):
+    result = gankit("run", *TINY, "--name", "hint", *args)
+    [hint] = [line for line in result.output.splitlines() if line.startswith("Generate more: gankit sample ")]
+    assert ("--label 0" in hint) == bool(args)  # a conditional model needs a class
+    _sample(gankit, *shlex.split(hint.removeprefix("Generate more: gankit sample")))
+    assert (tmp_path / "samples.png").is_file()
 
 
 def test_npy_holds_samples_in_data_units(gankit, tmp_path):

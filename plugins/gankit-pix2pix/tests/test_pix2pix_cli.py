@@ -33,7 +33,7 @@ RUN = (
 def trained(gankit_plugin, tmp_path) -> Path:
     """4 steps of `gankit run --arch pix2pix --data pix2pix-digits`."""
     gankit_plugin(gankit_pix2pix)
-    run_cli(
+    result = run_cli(
         "run",
         "--arch",
         "pix2pix",
@@ -47,6 +47,8 @@ def trained(gankit_plugin, tmp_path) -> Path:
         "--name",
         "full",
     )
+    # The run's last line says how to use a translator: images in, one output each.
+    assert f"Translate images: gankit sample {tmp_path / 'full'} --input IMAGES -o translated.png" in result.output
     return tmp_path / "full"
 
 
