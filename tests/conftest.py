@@ -47,22 +47,13 @@ def plugin_site(tmp_path_factory) -> Path:
     Only processes given this folder on PYTHONPATH see the plugin, so the rest of the suite (and the
     user's environment) never does.
     """
-    site = tmp_path_factory.mktemp("plugin-site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(TEST_PLUGIN),
-        ],
-        check=True,
-    )
+    return install_into(tmp_path_factory.mktemp("plugin-site"), TEST_PLUGIN)
+
+
+def install_into(site: Path, *packages: Path) -> Path:
+    """pip-install ``packages`` (project folders), without their dependencies, into the folder ``site``."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target"]
+    subprocess.run([*pip, str(site), *map(str, packages)], check=True)
     return site
 
 

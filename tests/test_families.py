@@ -10,8 +10,6 @@ Commands that do not depend on each other run two or three at a time, so the fil
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 import torch
 
 from gankit import checkpoint
+from tests.conftest import install_into
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("conditional", "pix2pix", "cyclegan", "stargan", "stylegan")
@@ -28,24 +27,8 @@ FAMILIES = ("conditional", "pix2pix", "cyclegan", "stargan", "stylegan")
 @pytest.fixture(scope="session")
 def family_site(tmp_path_factory) -> Path:
     """The five example distributions, installed (not editable) into one private site folder."""
-    site = tmp_path_factory.mktemp("family-site")
-    packages = [str(ROOT / "tests" / "plugins" / f"gankit-example-{name}") for name in FAMILIES]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            *packages,
-        ],
-        check=True,
-    )
-    return site
+    packages = [ROOT / "tests" / "plugins" / f"gankit-example-{name}" for name in FAMILIES]
+    return install_into(tmp_path_factory.mktemp("family-site"), *packages)
 
 
 @pytest.fixture
