@@ -15,15 +15,8 @@ from click.testing import CliRunner
 
 from gankit.plugins import load_plugins
 from tests.conftest import FAMILY_DISTRIBUTIONS
+from tests.test_plugins import BUILTIN_PLUGINS
 
-BUILTINS = [
-    "builtins.architectures",
-    "builtins.data",
-    "builtins.losses",
-    "builtins.regularizers",
-    "builtins.schemes",
-    "builtins.trackers",
-]
 TINY = ("--data", "ring8", "--steps", "2", "--batch-size", "8", "-q")
 
 #: distribution -> (module source, plugin name)
@@ -152,7 +145,7 @@ def test_each_problem_is_one_line_and_everything_else_works(site, tmp_path):
     assert "import failed: RuntimeError: exploded on import" in rows["exploding"]
     assert "unknown hook: 'gankit_register_lossess' (did you mean 'gankit_register_losses'?)" in rows["typo"]
     assert " ok " in rows["alpha"] and " ok " in rows["beta"]
-    for name in BUILTINS:
+    for name in BUILTIN_PLUGINS:  # every bundled plugin loads
         assert " ok " in rows[name]
     conflicts = [line for line in result.output.splitlines() if line.startswith("conflict:")]
     assert conflicts == ["conflict: loss 'twin' is registered by 'alpha' and 'beta'; use alpha:twin or beta:twin"]
