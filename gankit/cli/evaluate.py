@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import attrs
 import click
+
+if TYPE_CHECKING:
+    from gankit.registry import ComponentSpec
 
 
 @click.command("eval")
@@ -33,6 +38,12 @@ import click
     help="Inception-v3 weights file for the inception metric (implies --metric inception). "
     "Also: GANKIT_INCEPTION_WEIGHTS.",
 )
+@click.option(
+    "--split",
+    metavar="NAME",
+    help="Score against this split of the run's data set instead of the one it trained on (--split test: "
+    "the held-out part), for data sets with a split option.",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option(
@@ -44,6 +55,7 @@ def evaluate_command(
     samples: int | None,
     set_items: tuple[str, ...],
     inception_weights: str | None,
+    split: str | None,
     seed: int,
     device: str,
     output: str | None,
@@ -76,6 +88,13 @@ def evaluate_command(
         names = metrics or tuple(saved["run"].get("metrics", ()))
         base["options"] = {**base["options"], **{m: {**base["options"].get(m, {}), "samples": samples} for m in names}}
     run = resolve(registry(), {"metrics": metrics} if metrics else {}, set_items, base=base)
+    if split is not None:
+        # The trained networks stay as they are; only the data the metrics read (a translator's inputs,
+        # a reference set) comes from another part of the same data set.
+        _check_splits(run.data)
+        data_options = {**base["options"].get(run.data.name, {}), "split": split}
+        base["options"] = {**base["options"], run.data.name: data_options}
+        run = resolve(registry(), {"metrics": metrics} if metrics else {}, set_items, base=base)
     if not run.metrics:
         listed = ", ".join(registry().names("metric"))
         raise GankitError(f"run {str(path)!r} names no metrics; choose some with --metric ({listed})")
@@ -89,7 +108,8 @@ def evaluate_command(
     for name, metric in built.items():
         # Saved with the numbers, so that `gankit runs` and `gankit plot` can mark them without the metric.
         results["metrics"][name]["higher_is_better"] = _directions(metric, results["metrics"][name]["values"])
-    results |= {"checkpoint": str(path), "step": state.counters["step"], "data": cfg.data}
+    data_split = getattr(run.config_for(run.data), "split", None)
+    results |= {"checkpoint": str(path), "step": state.counters["step"], "data": cfg.data, "split": data_split}
 
     run_folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(output) if output else run_folder / "eval.json"
@@ -101,7 +121,8 @@ def evaluate_command(
     from gankit.cli.runs import arrows
 
     up, down = arrows()
-    click.echo(f"{cfg.data} at step {results['step']} ({'EMA ' if results['ema'] else ''}generator, seed {seed}):")
+    on = f"{cfg.data} ({data_split} split)" if data_split is not None else cfg.data
+    click.echo(f"{on} at step {results['step']} ({'EMA ' if results['ema'] else ''}generator, seed {seed}):")
     for name, result in results["metrics"].items():
         for key, value in result["values"].items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -120,6 +141,21 @@ def _directions(metric: object, values: dict) -> dict[str, bool]:
     if not isinstance(declared, Mapping):
         return {}
     return {key: declared[key] for key in values if isinstance(declared.get(key), bool)}
+
+
+def _check_splits(data: ComponentSpec) -> None:
+    """Refuse ``--split`` for a data set without a ``split`` option, naming those that have one."""
+    from gankit.errors import GankitError
+    from gankit.plugins import registry
+
+    def has_split(spec: ComponentSpec) -> bool:
+        return spec.config is not None and attrs.has(spec.config) and "split" in attrs.fields_dict(spec.config)
+
+    if not has_split(data):
+        with_splits = [spec.name for spec in registry().specs("data") if has_split(spec)]
+        raise GankitError(
+            f"--split: data set {data.name!r} has no splits; data sets with a split option: {', '.join(with_splits)}"
+        )
 
 
 def _metric_options_only(set_items: tuple[str, ...]) -> None:

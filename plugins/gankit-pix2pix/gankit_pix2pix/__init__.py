@@ -12,7 +12,9 @@ It registers:
 * data ``pix2pix-digits``: scikit-learn's digits resized to 16 px (``--resolution``), as (edge map or
   masked digit -> digit) pairs with the digit's class kept as ``label``, split 80/20 (``split``);
 * data ``pix2pix-folder``: pix2pix's aligned layout, ``--data-root DIR`` holding ``train/`` and
-  ``test/`` (and ``val/``) images with A on the left and B on the right.
+  ``test/`` (and ``val/``) images with A on the left and B on the right;
+* metric ``paired-l1``: the outputs' L1 to the targets beside the inputs' own (``gankit eval RUN
+  --split test``), the metric both data sets suggest.
 
 This module imports no torch: the components are named as ``"module:attribute"`` strings.
 """
@@ -72,6 +74,12 @@ class DigitsTaskConfig:
 
 
 @attrs.frozen
+class PairedL1Config:
+    #: Pairs scored: the data set's first this many (all of them when it has fewer; 360 in the digits' test split).
+    samples: int = attrs.field(default=10_000, validator=_positive)
+
+
+@attrs.frozen
 class FolderConfig:
     #: Sub-folder of ``--data-root`` to read: "train", "val" or "test".
     split: str = attrs.field(default="train", validator=attrs.validators.in_(("train", "val", "test")))
@@ -125,14 +133,14 @@ def gankit_register_data_sources(register):
         "80/20 split (split=train|test); class kept as label",
         # The embedded task's CPU preset for pix2pix runs (README, "Quality"): half-width networks and 20
         # epochs (1,800 steps of 16) instead of 200, the rates decaying over the second half as in the recipe.
-        defaults={"scheme": "pix2pix"} | DIGITS_PRESET,
+        defaults={"scheme": "pix2pix", "metrics": ("paired-l1",)} | DIGITS_PRESET,
     )
     register(
         "pix2pix-folder",
         "gankit_pix2pix.data:aligned_folder",
         config=FolderConfig,
         summary="pix2pix's aligned pairs: --data-root DIR with train/ and test/ images, A left | B right",
-        defaults={"scheme": "pix2pix"},
+        defaults={"scheme": "pix2pix", "metrics": ("paired-l1",)},
     )
 
 
@@ -156,4 +164,14 @@ def gankit_register_schemes(register):
         config=Pix2PixConfig,
         summary="paired translation: D on (target, source) vs (G(source), source) pairs, G with GAN + 100 * L1",
         defaults={"arch": "pix2pix", "loss": "bce", "data": "pix2pix-digits"},
+    )
+
+
+@hookimpl
+def gankit_register_metrics(register):
+    register(
+        "paired-l1",
+        "gankit_pix2pix.metric:PairedL1",
+        config=PairedL1Config,
+        summary="L1 of a translator's outputs to the targets, beside the inputs' own (pixel units; paired data)",
     )
