@@ -369,6 +369,12 @@ class EvalContext:
     generate: Callable[[int], Tensor]
     device: Any
     seed: int = 0
+    #: ``sample(n, given)``: like :attr:`generate`, with some generation inputs given by name instead of
+    #: drawn, as :meth:`gankit.Model.sample`'s ``given``: images for a ``FromData`` input (they decide the
+    #: count, ``n`` at most), an ``Option``'s value, a class. What a metric needs beyond samples of the
+    #: data's inputs: a translator's outputs for images it chose, or its other direction
+    #: (``sample(n, {"image": fakes, "direction": "ba"})``). ``None`` where there is no model to ask.
+    sample: Callable[[int, dict[str, Any]], Tensor] | None = None
 
 
 class Metric:

@@ -21,12 +21,12 @@ def evaluate(model: Model, dataset: Dataset, metrics: dict[str, Metric], seed: i
 
     from gankit.limits import check_count
 
-    def draw(n: int) -> Any:
+    def draw(n: int, given: dict[str, Any] | None = None) -> Any:
         # A translator's inputs come from the data set: its first n samples of the input field.
         count = check_count(n, "a metric's sample count")
-        return model.sample(count, seed, from_data=lambda field, k: dataset.take(field, k, seed))
+        return model.sample(count, seed, given=given, from_data=lambda field, k: dataset.take(field, k, seed))
 
-    context = EvalContext(dataset, model.description, draw, model.device, seed)
+    context = EvalContext(dataset, model.description, draw, model.device, seed, sample=draw)
     results: dict[str, Any] = {}
     for name, metric in metrics.items():
         started = time.perf_counter()

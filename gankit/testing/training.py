@@ -394,7 +394,9 @@ def check_metric(
     """Named finite numbers, the same for the same seed; a JSON protocol; works in training and ``gankit eval``.
 
     It is scored on each of the ``data`` sets it accepts (it must accept one), with two generators:
-    one that returns the data's own samples and one that returns uniform noise.
+    one that returns the data's own samples and one that returns uniform noise. Their
+    ``EvalContext.sample`` returns the images it is given (a translator that changes nothing) and
+    uniform noise of their shape.
     """
     import torch
 
@@ -413,8 +415,10 @@ def check_metric(
             spec = _plugins.load_plugins().registry.get("data", data_name)
             dataset = spec.create(spec.make_config({}), DataRequest())
             try:
-                for label, generate in _generators(dataset):
-                    context = EvalContext(dataset, dataset.description, generate, torch.device("cpu"), seed=0)
+                for label, generate, sample in _generators(dataset):
+                    context = EvalContext(
+                        dataset, dataset.description, generate, torch.device("cpu"), seed=0, sample=sample
+                    )
                     values = metric.evaluate(context)
                     _check_values(c, values, f"on {data_name} with {label}")
                     again = metric.evaluate(context)
@@ -438,21 +442,37 @@ def check_metric(
         return c.report
 
 
-def _generators(dataset: Dataset) -> list[tuple[str, Callable[[int], Any]]]:
-    """Stand-ins for ``EvalContext.generate``: the data itself, and uniform noise; both seeded."""
+def _generators(dataset: Dataset) -> list[tuple[str, Callable[[int], Any], Callable[[int, dict[str, Any]], Any]]]:
+    """Stand-ins for ``EvalContext.generate`` and ``EvalContext.sample``, both seeded: the data itself (as
+    ``sample``, a translator that returns the images it is given), and uniform noise."""
     import torch
+
+    description = dataset.description
+    tensors = dataset.field_tensors()
 
     def real(n: int) -> Any:
         generator = torch.Generator().manual_seed(0)
-        if dataset.samples is not None:
-            return dataset.samples[torch.randint(len(dataset.samples), (n,), generator=generator)]
+        if tensors is not None:
+            main = tensors[description.main]
+            return main[torch.randint(len(main), (n,), generator=generator)]
         return dataset.sample(n, generator)
 
-    def noise(n: int) -> Any:
+    def noise(n: int, shape: tuple[int, ...] = tuple(description.shape)) -> Any:
         generator = torch.Generator().manual_seed(0)
-        return torch.rand(n, *dataset.description.shape, generator=generator) * 2 - 1
+        return torch.rand(n, *shape, generator=generator) * 2 - 1
 
-    return [("its own samples", real), ("uniform noise", noise)]
+    def given_images(given: dict[str, Any]) -> Any:
+        return next((v for v in given.values() if isinstance(v, torch.Tensor) and v.is_floating_point()), None)
+
+    def real_given(n: int, given: dict[str, Any]) -> Any:
+        images = given_images(given)
+        return real(n) if images is None else images.clone()
+
+    def noise_given(n: int, given: dict[str, Any]) -> Any:
+        images = given_images(given)
+        return noise(n) if images is None else noise(len(images), tuple(images.shape[1:]))
+
+    return [("its own samples", real, real_given), ("uniform noise", noise, noise_given)]
 
 
 def _check_values(c: _Check, values: Any, where: str) -> None:

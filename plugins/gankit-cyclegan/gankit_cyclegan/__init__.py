@@ -7,9 +7,11 @@ Cycle-Consistent Adversarial Networks"), with the recipe of the authors' code
     gankit sample runs/<run> --input x.png -o out.png      # a -> b
     gankit sample runs/<run> --input y.png --set direction=ba -o out.png
 
+    gankit eval runs/<run> --split test                    # cycle consistency on held-out images (cycle-l1)
+
 This module registers the components and imports no torch (``gankit plugins`` stays fast); the
 networks live in :mod:`gankit_cyclegan.networks`, the training step in :mod:`gankit_cyclegan.scheme`,
-the data sources in :mod:`gankit_cyclegan.data`.
+the data sources in :mod:`gankit_cyclegan.data`, the metric ``cycle-l1`` in :mod:`gankit_cyclegan.metric`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import attrs
 from gankit import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _positive = attrs.validators.gt(0)
 _non_negative = attrs.validators.ge(0)
@@ -76,6 +78,12 @@ class FolderConfig:
     split: str = attrs.field(default="train", validator=attrs.validators.in_(("train", "test")))
     #: 3 for RGB, 1 for grayscale.
     channels: int = attrs.field(default=3, validator=attrs.validators.in_((1, 3)))
+
+
+@attrs.frozen
+class CycleL1Config:
+    #: Images of each domain scored: the data set's first this many (all when it has fewer).
+    samples: int = attrs.field(default=10_000, validator=_positive)
 
 
 #: The training recipe, each value from the authors' code (pinned by tests/test_cyclegan_recipe.py).
@@ -138,6 +146,7 @@ def gankit_register_data_sources(register):
             "checkpoint_every": 500,
             "cyclegan.ngf": 16,
             "cyclegan.ndf": 16,
+            "metrics": ("cycle-l1",),
         },
     )
     register(
@@ -146,5 +155,15 @@ def gankit_register_data_sources(register):
         config=FolderConfig,
         summary="CycleGAN's layout: --data-root DIR with trainA/ trainB/ testA/ testB/, at --resolution",
         # train_options.py: --batch_size 1 and --n_epochs 100 + --n_epochs_decay 100.
-        defaults={"arch": "cyclegan", "scheme": "cyclegan", "batch_size": 1, "epochs": 200.0},
+        defaults={"arch": "cyclegan", "scheme": "cyclegan", "batch_size": 1, "epochs": 200.0, "metrics": ("cycle-l1",)},
+    )
+
+
+@hookimpl
+def gankit_register_metrics(register):
+    register(
+        "cycle-l1",
+        "gankit_cyclegan.metric:CycleL1",
+        config=CycleL1Config,
+        summary="cycle consistency: L1 of a -> b -> a and b -> a -> b to the originals ([-1, 1] units; CycleGAN runs)",
     )

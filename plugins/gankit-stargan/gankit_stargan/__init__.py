@@ -5,6 +5,7 @@
     gankit run --arch stargan --data stargan-digits            # embedded 3-attribute digits task
     gankit sample RUN --input digit.png --set target=1,0,1 -o out.png
     gankit run --arch stargan --data stargan-folder --data-root DIR   # DIR/<domain>/*.png (RaFD layout)
+    gankit eval RUN --split test                               # there and back: metric domain-cycle-l1
 
 gankit imports this module whenever it lists plugins, so it holds only the hooks, the options and the
 recipe's numbers; the networks, the scheme and the data sources (which import torch) are named as
@@ -80,6 +81,12 @@ class FolderConfig:
     crop: int | None = attrs.field(default=None, validator=_optional_positive)
 
 
+@attrs.frozen
+class DomainCycleL1Config:
+    #: Images scored: the data set's first this many (all when it has fewer; 360 in stargan-digits' test split).
+    samples: int = attrs.field(default=10_000, validator=_positive)
+
+
 #: The recipe of StarGAN's code, as run settings the architecture and the scheme suggest.
 RECIPE = {
     "scheme": "stargan",
@@ -118,7 +125,7 @@ def gankit_register_data_sources(register):
         config=DigitDomainsConfig,
         summary="scikit-learn digits at 16 px with 3 attributes (dimmed, framed, thick); split=train|test",
         # The data brings its family's scheme (and the scheme its architecture), as pix2pix's and CycleGAN's do.
-        defaults={"scheme": "stargan"} | DIGITS_PRESET,
+        defaults={"scheme": "stargan", "metrics": ("domain-cycle-l1",)} | DIGITS_PRESET,
     )
     register(
         "stargan-folder",
@@ -126,7 +133,12 @@ def gankit_register_data_sources(register):
         config=FolderConfig,
         summary="a folder per domain, --data-root DIR with DIR/<domain>/*.png (StarGAN's RaFD layout)",
         # One domain per image (RaFD): softmax classification; the training transform's random flips.
-        defaults={"scheme": "stargan", "stargan.classification": "single", "stargan.flip": True},
+        defaults={
+            "scheme": "stargan",
+            "stargan.classification": "single",
+            "stargan.flip": True,
+            "metrics": ("domain-cycle-l1",),
+        },
     )
 
 
@@ -151,4 +163,14 @@ def gankit_register_schemes(register):
         # The scheme comes last among the suggesting components, so it repeats the recipe (wgan's betas
         # would otherwise win over the architecture's).
         defaults={k: v for k, v in RECIPE.items() if k != "scheme"} | {"arch": "stargan"},
+    )
+
+
+@hookimpl
+def gankit_register_metrics(register):
+    register(
+        "domain-cycle-l1",
+        "gankit_stargan.metric:DomainCycleL1",
+        config=DomainCycleL1Config,
+        summary="L1 of G(G(x, target), own) to x over every pair of domains ([-1, 1] units; StarGAN runs)",
     )

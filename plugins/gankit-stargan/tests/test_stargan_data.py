@@ -115,9 +115,11 @@ def test_folder_conforms_and_suggests_the_rafd_settings(tmp_path):
     check_component("data", "stargan-folder", request=DataRequest(root=str(root), resolution=8))
     registered = {}
     gankit_stargan.gankit_register_data_sources(lambda name, factory, **kw: registered.setdefault(name, kw))
-    # data_loader.py: RaFD is one domain per image (softmax classification) and trains on random flips.
+    # data_loader.py: RaFD is one domain per image (softmax classification) and trains on random flips;
+    # gankit eval scores the round trips between its domains.
     assert registered["stargan-folder"]["defaults"] == {
         "scheme": "stargan", "stargan.classification": "single", "stargan.flip": True,
+        "metrics": ("domain-cycle-l1",),
     }  # fmt: skip
 
 

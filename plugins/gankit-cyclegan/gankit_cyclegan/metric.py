@@ -1,0 +1,42 @@
+"""``cycle-l1``: how well each translator undoes the other, the cycle consistency CycleGAN trains for.
+
+The data set's first images of each domain go there and back (a -> b -> a with ``g_ab`` then ``g_ba``,
+b -> a -> b the other way round), and the reconstruction's mean absolute difference to the original is
+reported in gankit's [-1, 1] units, as the CycleGAN paper's cycle loss measures it. ``gankit eval RUN
+--split test`` scores the held-out images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gankit import EvalContext, GankitError, Metric
+
+
+class CycleL1(Metric):
+    version = "1"
+    higher_is_better = {"cycle_l1_aba": False, "cycle_l1_bab": False}
+
+    def __init__(self, config: Any):
+        self.config = config
+
+    def protocol(self) -> dict[str, Any]:
+        return {
+            "samples": f"the data set's first {self.config.samples} images of each domain (all when it has fewer)",
+            "cycle": "a -> b -> a through g_ab then g_ba, b -> a -> b through g_ba then g_ab, in eval mode",
+            "units": "mean absolute difference to the original in [-1, 1] units",
+        }
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        tensors = context.dataset.field_tensors()
+        if context.sample is None or tensors is None or not {"a", "b"} <= set(tensors):
+            raise GankitError(
+                f"metric 'cycle-l1' needs a CycleGAN run on unpaired data with fields a and b (cyclegan-digits, "
+                f"cyclegan-folder); {context.description.name!r} has {', '.join(context.description.fields)}"
+            )
+        values = {}
+        for there, back, domain in (("ab", "ba", "a"), ("ba", "ab", "b")):
+            original = tensors[domain][: self.config.samples].float()
+            translated = context.sample(len(original), {"image": original, "direction": there})
+            restored = context.sample(len(original), {"image": translated.clamp(-1, 1), "direction": back})
+            values[f"cycle_l1_{domain}{there[1]}{domain}"] = float((restored.clamp(-1, 1) - original).abs().mean())
+        return values
