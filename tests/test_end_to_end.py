@@ -131,11 +131,12 @@ def test_scheme_with_two_generators_and_two_discriminators(run_gankit, plugin_si
 
 
 @pytest.mark.slow
-def test_wgan_gp_covers_grid25_modes_within_a_quarter_of_its_default_budget(run_gankit, tmp_path):
+def test_wgan_gp_covers_grid25_modes_within_a_fifth_of_its_default_budget(run_gankit, tmp_path):
     # grid25's defaults (15,000 steps, rates decaying over the second half) are tuned for > 95 % high-quality
-    # samples; coverage comes much earlier: 25, 23 and 25 modes at 4,000 steps over seeds 0, 1, 2.
+    # samples; coverage comes much earlier: 25, 23 and 25 modes at 3,000 steps over seeds 0, 1, 2 (the same
+    # at 4,000; 7-10 % of the samples high quality). Mode coverage over seeds: benchmarks/quality.py.
     run_gankit(
-        "run", "--arch", "mlp", "--loss", "wgan", "--reg", "gp", "--data", "grid25", "--steps", "4000",
+        "run", "--arch", "mlp", "--loss", "wgan", "--reg", "gp", "--data", "grid25", "--steps", "3000",
         "--name", "g25", "-q",
     )  # fmt: skip
     run_gankit("sample", "runs/g25", "-n", "2500", "-o", "s.npy")
