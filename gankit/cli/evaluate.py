@@ -87,14 +87,13 @@ def evaluate_command(
     if samples is not None:
         names = metrics or tuple(saved["run"].get("metrics", ()))
         base["options"] = {**base["options"], **{m: {**base["options"].get(m, {}), "samples": samples} for m in names}}
-    run = resolve(registry(), {"metrics": metrics} if metrics else {}, set_items, base=base)
     if split is not None:
         # The trained networks stay as they are; only the data the metrics read (a translator's inputs,
         # a reference set) comes from another part of the same data set.
-        _check_splits(run.data)
-        data_options = {**base["options"].get(run.data.name, {}), "split": split}
-        base["options"] = {**base["options"], run.data.name: data_options}
-        run = resolve(registry(), {"metrics": metrics} if metrics else {}, set_items, base=base)
+        data = registry().get("data", base["data"])
+        _check_splits(data)
+        base["options"] = {**base["options"], data.name: {**base["options"].get(data.name, {}), "split": split}}
+    run = resolve(registry(), {"metrics": metrics} if metrics else {}, set_items, base=base)
     if not run.metrics:
         listed = ", ".join(registry().names("metric"))
         raise GankitError(f"run {str(path)!r} names no metrics; choose some with --metric ({listed})")

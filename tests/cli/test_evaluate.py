@@ -14,8 +14,6 @@ TINY = tuple("--steps 2 --batch-size 8 --z-dim 4 --set arch.g_hidden=16 --set ar
 class DataSize(Metric):
     """Reports how many real samples the metric was handed, and the generator's output on fixed noise."""
 
-    higher_is_better = {}
-
     def __init__(self, config):
         pass
 
