@@ -178,7 +178,16 @@ def _summarize(path: Path) -> dict[str, Any]:
             row["state"] = "finished" if row["step"] >= total else "stopped"
     row["losses"] = _losses(logged[-1]) if logged else {}
     row["eval"] = _latest_eval(path, records)
+    if row["eval"] and row["eval"].get("split") == _data_option(config, run, "split"):
+        row["eval"]["split"] = None  # the split the run trained on: nothing to point out
     return row
+
+
+def _data_option(config: dict[str, Any], run: dict[str, Any], option: str) -> Any:
+    """An option of the run's data set as config.json resolved it (``None`` when it has no such option)."""
+    component = config.get("components", {}).get(run.get("data"))
+    options = component.get("options") if isinstance(component, dict) else None
+    return options.get(option) if isinstance(options, dict) else None
 
 
 def lock_holder(path: Path) -> str | None:
@@ -310,8 +319,13 @@ def read_eval(path: Path) -> dict[str, Any] | None:
             values[f"{name}/{key}"] = value if _is_number(value) else None
             if isinstance(declared.get(key), bool):
                 directions[f"{name}/{key}"] = declared[key]
-    step = results.get("step")
-    return {"step": step if _is_step(step) else None, "values": values, "higher_is_better": directions}
+    step, split = results.get("step"), results.get("split")
+    return {
+        "step": step if _is_step(step) else None,
+        "values": values,
+        "higher_is_better": directions,
+        "split": _text(split) if isinstance(split, str) else None,
+    }
 
 
 def _latest_eval(path: Path, records: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -328,6 +342,7 @@ def _latest_eval(path: Path, records: list[dict[str, Any]]) -> dict[str, Any] | 
             "step": during["step"],
             "values": values,
             "higher_is_better": {k: known[k] for k in values if k in known},
+            "split": None,  # during training, metrics read the run's own data
             "source": "metrics.jsonl",
         }
         if saved is None or (saved["step"] is not None and trained["step"] > saved["step"]):
@@ -418,7 +433,8 @@ def components(row: dict[str, Any]) -> str:
 
 def eval_cell(result: dict[str, Any] | None) -> str:
     """The evaluation in one cell: the numbers with a better direction (all of them when none is
-    known, as for numbers logged during training before any ``gankit eval``), and their step."""
+    known, as for numbers logged during training before any ``gankit eval``), their step, and the data
+    split they come from when it is not the run's own (``gankit eval --split``)."""
     if not result:
         return ""
     up, down = arrows()
@@ -429,7 +445,8 @@ def eval_cell(result: dict[str, Any] | None) -> str:
         for k in keys
     ]
     step = f"@{result['step']} " if result.get("step") is not None else ""
-    return step + "  ".join(parts)
+    split = f"({result['split']} split) " if result.get("split") else ""
+    return step + split + "  ".join(parts)
 
 
 def cells(row: dict[str, Any]) -> dict[str, str]:

@@ -81,8 +81,21 @@ def test_a_training_evaluation_newer_than_eval_json_is_shown(gankit, runs, tmp_p
         "step": 9,
         "values": {"modes/modes": 3.0, "modes/modes_total": 25.0},
         "higher_is_better": {"modes/modes": True},  # as eval.json recorded for the same numbers
+        "split": None,
         "source": "metrics.jsonl",
     }
+
+
+def test_an_evaluation_of_another_split_says_so(gankit, tmp_path):
+    tiny = ("--steps", "2", "--batch-size", "8", "--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "-q")
+    assert gankit("run", *tiny, "--name", "d").exit_code == 0  # digits: trained on split "all"
+    assert gankit("eval", "runs/d", "--split", "test", "--set", "digit-quality.samples=50").exit_code == 0
+    [row] = json.loads(gankit("runs", "--json").output)
+    assert row["eval"]["split"] == "test" and "@2 (test split) digit-quality/" in gankit("runs").output
+    # Evaluated again on the run's own data: nothing to point out.
+    assert gankit("eval", "runs/d", "--set", "digit-quality.samples=50").exit_code == 0
+    [row] = json.loads(gankit("runs", "--json").output)
+    assert row["eval"]["split"] is None and "split)" not in gankit("runs").output
 
 
 def test_a_run_whose_folder_is_held_is_running(gankit, runs, tmp_path):
