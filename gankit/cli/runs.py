@@ -185,7 +185,8 @@ def _summarize(path: Path) -> dict[str, Any]:
 
 def _data_option(config: dict[str, Any], run: dict[str, Any], option: str) -> Any:
     """An option of the run's data set as config.json resolved it (``None`` when it has no such option)."""
-    component = config.get("components", {}).get(run.get("data"))
+    components, name = config.get("components"), run.get("data")
+    component = components.get(name) if isinstance(components, dict) and isinstance(name, str) else None
     options = component.get("options") if isinstance(component, dict) else None
     return options.get(option) if isinstance(options, dict) else None
 

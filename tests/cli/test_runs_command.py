@@ -139,6 +139,10 @@ def test_broken_and_hostile_folders_become_rows_that_say_why(gankit, runs, tmp_p
     shutil.copytree(runs / "b", root / "junk-lines")
     with open(root / "junk-lines" / "metrics.jsonl", "a") as metrics:
         metrics.write('[1, 2]\n{"step": "x"}\n\x00\x01\n{"step": 99, "d_loss": NaN, "g_loss": 1e999}\n{"step": 10')
+    shutil.copytree(runs / "a", root / "odd-config")
+    config = json.loads((root / "odd-config" / "config.json").read_text())
+    config["components"], config["run"]["data"] = [1, 2], ["grid25"]  # shapes gankit never writes
+    (root / "odd-config" / "config.json").write_text(json.dumps(config))
     (root / "link").symlink_to(runs / "a")
     (root / "escape\x1b[2Jname").mkdir()
     (root / "a-file.txt").write_text("not a run")
@@ -152,6 +156,7 @@ def test_broken_and_hostile_folders_become_rows_that_say_why(gankit, runs, tmp_p
     assert "unreadable: metrics.jsonl is 68,157,440 bytes, more than the limit" in rows["huge"]
     assert "unreadable: .lock is a symlink" in rows["linked-lock"]
     assert "unreadable: a symlink, not a run folder" in rows["link"]
+    assert "finished" in rows["odd-config"] and "@4 modes/high_quality_pct" in rows["odd-config"]
     # Whole records only; non-finite numbers are shown as nan, not trusted.
     assert "d_loss nan g_loss nan" in rows["junk-lines"] and "stopped" not in rows["junk-lines"]
     assert "\x1b" not in result.output and "escape\\x1b[2Jname" in rows
