@@ -11,6 +11,9 @@ from typing import Any
 
 from gankit import EvalContext, GankitError, Metric
 
+#: Each reported number: its key, the domain its images come from, and the directions there and back.
+CYCLES = (("cycle_l1_aba", "a", "ab", "ba"), ("cycle_l1_bab", "b", "ba", "ab"))
+
 
 class CycleL1(Metric):
     version = "1"
@@ -34,9 +37,9 @@ class CycleL1(Metric):
                 f"cyclegan-folder); {context.description.name!r} has {', '.join(context.description.fields)}"
             )
         values = {}
-        for there, back, domain in (("ab", "ba", "a"), ("ba", "ab", "b")):
+        for key, domain, there, back in CYCLES:
             original = tensors[domain][: self.config.samples].float()
             translated = context.sample(len(original), {"image": original, "direction": there})
             restored = context.sample(len(original), {"image": translated.clamp(-1, 1), "direction": back})
-            values[f"cycle_l1_{domain}{there[1]}{domain}"] = float((restored.clamp(-1, 1) - original).abs().mean())
+            values[key] = float((restored.clamp(-1, 1) - original).abs().mean())
         return values

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from gankit import EvalContext, GankitError, Metric
 
+from gankit_stargan.scheme import attribute_field
+
 
 class DomainCycleL1(Metric):
     version = "1"
@@ -33,14 +35,17 @@ class DomainCycleL1(Metric):
     def evaluate(self, context: EvalContext) -> dict[str, float]:
         description = context.description
         tensors = context.dataset.field_tensors()
-        domains = [name for name, field in description.fields.items() if field.kind == "attributes"]
-        if context.sample is None or tensors is None or len(domains) != 1:
+        try:
+            domain_field = attribute_field(description)  # the scheme's own rule for the domain field
+        except GankitError:
+            domain_field = None
+        if context.sample is None or tensors is None or domain_field is None:
             raise GankitError(
                 f"metric 'domain-cycle-l1' needs a StarGAN run on images with one attributes field "
                 f"(stargan-digits, stargan-folder); {description.name!r} has {', '.join(description.fields)}"
             )
         images = tensors[description.main][: self.config.samples].float()
-        own = tensors[domains[0]][: self.config.samples].float()
+        own = tensors[domain_field][: self.config.samples].float()
         vectors = torch.unique(own, dim=0)
         per_pair = []
         for source in vectors:
