@@ -7,6 +7,12 @@ exactly those products back to back, in float32 and in bfloat16, gives the rate 
 can beat on this machine with these threads: the bound that benchmarks/throughput.py's seed section
 reports each loop against. The memory traffic per step is the bytes those products read and write
 plus Adam's update of both networks: a lower bound of what a step moves.
+
+gankit's own step does fewer products than the seed's (D scores real and fake as one batch of 200, G's
+forward in D's step keeps no graph, D computes no weight gradients in G's step). Its products and Adam's
+update of both networks, each timed alone with hot caches, give the floor of that algorithm: the rate no
+eager implementation of it reaches on this machine, since everything else in a step (activations,
+losses, bias gradients, the autograd engine) only adds to it.
 """
 
 from __future__ import annotations
@@ -42,19 +48,25 @@ def seed_products() -> list[tuple[int, int, int]]:
     return d_step + g_step
 
 
+def gankit_products() -> list[tuple[int, int, int]]:
+    """The (m, k, n) of every matrix product of gankit's unconditional step on the seed's networks."""
+    stacked = [(2 * m, k, n) for m, k, n in _forward(D_LAYERS)]  # real and fake as one batch of 200
+    d_backward = [(n, 2 * BATCH, k) for k, n in D_LAYERS] + [(2 * BATCH, n, k) for k, n in D_LAYERS[1:]]
+    d_step = _forward(G_LAYERS) + stacked + d_backward
+    d_input_gradients = [(BATCH, n, k) for k, n in D_LAYERS]  # D frozen: no weight gradients
+    g_step = _forward(G_LAYERS) + _forward(D_LAYERS) + d_input_gradients + _backward(G_LAYERS, False)
+    return d_step + g_step
+
+
+def flops(products: list[tuple[int, int, int]]) -> float:
+    return float(sum(2 * m * k * n for m, k, n in products))
+
+
 def seed_flops() -> float:
-    return float(sum(2 * m * k * n for m, k, n in seed_products()))
+    return flops(seed_products())
 
 
-def product_seconds(dtype: torch.dtype, repeats: int = 7, inner: int = 20) -> float:
-    """Seconds for one iteration's products in ``dtype``, median of ``repeats`` runs of ``inner`` iterations."""
-    operands = [(torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)) for m, k, n in seed_products()]
-    outputs = [torch.empty(m, n, dtype=dtype) for m, _, n in seed_products()]
-
-    def iteration() -> None:
-        for (a, b), out in zip(operands, outputs, strict=True):
-            torch.mm(a, b, out=out)
-
+def _median_seconds(iteration, repeats: int, inner: int) -> float:
     for _ in range(3):  # warm the kernels and caches
         iteration()
     times = []
@@ -64,6 +76,41 @@ def product_seconds(dtype: torch.dtype, repeats: int = 7, inner: int = 20) -> fl
             iteration()
         times.append((time.perf_counter() - start) / inner)
     return statistics.median(times)
+
+
+def product_seconds(
+    dtype: torch.dtype, repeats: int = 7, inner: int = 20, products: list[tuple[int, int, int]] | None = None
+) -> float:
+    """Seconds for one iteration's products in ``dtype`` (the seed's unless ``products`` is given), median of
+    ``repeats`` runs of ``inner`` iterations."""
+    products = seed_products() if products is None else products
+    operands = [(torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)) for m, k, n in products]
+    outputs = [torch.empty(m, n, dtype=dtype) for m, _, n in products]
+
+    def iteration() -> None:
+        for (a, b), out in zip(operands, outputs, strict=True):
+            torch.mm(a, b, out=out)
+
+    return _median_seconds(iteration, repeats, inner)
+
+
+def adam_seconds(repeats: int = 7, inner: int = 20) -> float:
+    """Seconds for one iteration's optimizer work: fused Adam's update of G and of D (float32 parameters,
+    gradients and moments, as under autocast too), median of ``repeats`` runs of ``inner`` iterations."""
+
+    def optimizer(layers) -> torch.optim.Optimizer:
+        tensors = [torch.zeros(n, k) for k, n in layers] + [torch.zeros(n) for _, n in layers]
+        for tensor in tensors:
+            tensor.grad = torch.randn_like(tensor)
+        return torch.optim.Adam(tensors, lr=2e-4, betas=(0.5, 0.999), fused=True)
+
+    g_optimizer, d_optimizer = optimizer(G_LAYERS), optimizer(D_LAYERS)
+
+    def iteration() -> None:
+        d_optimizer.step()
+        g_optimizer.step()
+
+    return _median_seconds(iteration, repeats, inner)
 
 
 def parameters() -> int:

@@ -100,7 +100,13 @@ def test_seed_section_states_the_targets_and_the_bounds(monkeypatch, tmp_path, f
     rates = {(): fp32, ("--amp", "on"): plain, ("--amp", "on", "--set", "scheme.reuse_fakes=true"): 200.0}
     monkeypatch.setattr(throughput, "gankit_run", lambda root, steps, *flags: rates[flags])
     seconds = {torch.float32: 1 / 100, torch.bfloat16: 1 / 250}  # bounds of 100 and 250 steps/s
-    monkeypatch.setattr(throughput.seed_bounds, "product_seconds", lambda dtype, repeats=7: seconds[dtype])
+
+    def product_seconds(dtype, repeats=7, products=None):
+        # gankit's own products: 9 ms in float32 and 3 ms in bfloat16; with Adam's 1 ms, floors of 100 and 250.
+        return seconds[dtype] if products is None else {torch.float32: 0.009, torch.bfloat16: 0.003}[dtype]
+
+    monkeypatch.setattr(throughput.seed_bounds, "product_seconds", product_seconds)
+    monkeypatch.setattr(throughput.seed_bounds, "adam_seconds", lambda repeats=7: 0.001)
     text = throughput.section_seed(argparse.Namespace(quick=True), tmp_path)
     assert (
         f"| `gankit run --amp on` (bfloat16 autocast) | {plain:.1f} | {plain / 50:.2f} | {plain / 250:.0%} of 250 |"
@@ -111,6 +117,9 @@ def test_seed_section_states_the_targets_and_the_bounds(monkeypatch, tmp_path, f
     for verdict in verdicts:
         assert verdict in text
     assert "1.97 GFLOP" in text and "110.1 MB in float32" in text
+    floor = "the floor of gankit's step (its 29 products and Adam's update, each timed alone): 100 steps/s in float32"
+    assert f"{floor} (2.00× the seed's loop), 250 in bfloat16 (5.00×)" in text
+    assert f"`gankit run` reaches {fp32 / 100:.0%} and {plain / 250:.0%} of them" in text
 
 
 def test_seed_products_are_the_seed_iterations():
@@ -122,6 +131,19 @@ def test_seed_products_are_the_seed_iterations():
     assert len(products) == 4 + 6 + 10 + 4 + 3 + 6 + 7
     assert (100, 64, 256) in products and (784, 100, 1024) in products  # G's last layer, weight gradient
     assert seed_bounds.parameters() == sum(p.numel() for net in throughput.seed_networks() for p in net.parameters())
+
+
+def test_gankit_products_are_its_steps():
+    """gankit's step on the seed's networks: D's step is G forward (4), D on real and fake as one batch of 200
+    (3) and D's backward (3 weight + 2 input gradients); G's step is G forward (4), D forward (3), D's input
+    gradients only (3: D is frozen) and G's backward (4 weight + 3 input gradients)."""
+    import seed_bounds
+
+    products = seed_bounds.gankit_products()
+    assert len(products) == 4 + 3 + 5 + 4 + 3 + 3 + 7 == 29
+    assert (200, 784, 512) in products and (512, 200, 784) in products  # D's first layer on the stacked batch
+    assert (784, 100, 1024) in products and (1, 100, 256) not in products  # G's last weight gradient; no D's
+    assert seed_bounds.flops(products) < seed_bounds.seed_flops()
 
 
 def test_unknown_section_is_one_line():
