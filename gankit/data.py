@@ -49,6 +49,20 @@ class Field:
     value_range: tuple[float, float] = attrs.field(default=(-1.0, 1.0), converter=tuple, validator=_two_numbers)
     #: Number of classes of a ``class`` field.
     num_classes: int | None = None
+    #: The names of an ``attributes`` field's flags, in order (``("dimmed", "framed", "thick")``): `--set`
+    #: takes them (``target=dimmed+thick``) besides the flags (``target=1,0,1``). Empty when unnamed.
+    names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.names:
+            return
+        if self.kind != "attributes" or len(self.names) != self.shape[0]:
+            raise ValueError(f"names {self.names!r} must name each of an attributes field's {self.shape} flags")
+        for name in self.names:
+            if not isinstance(name, str) or not name or any(c in name for c in ",+ ") or name in ("0", "1", "none"):
+                raise ValueError(f"attribute name {name!r} must be a word without ',', '+' or spaces (not 0, 1, none)")
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"attribute names {self.names!r} must differ from each other")
 
     @property
     def channels(self) -> int:

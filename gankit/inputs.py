@@ -31,10 +31,12 @@ class Label:
 
 @attrs.frozen
 class Attributes:
-    """A vector of 0/1 flags per sample (StarGAN's target domains). Filled with ``--set NAME=1,0,1``;
-    left unset, the samples go through each single flag in turn."""
+    """A vector of 0/1 flags per sample (StarGAN's target domains). Filled with ``--set NAME=1,0,1``, or
+    with the flags' ``names`` joined by ``+`` when given (``--set NAME=dimmed+thick``; the data's
+    :attr:`gankit.Field.names`); left unset, the samples go through each single flag in turn."""
 
     count: int
+    names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen

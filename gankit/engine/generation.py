@@ -44,10 +44,7 @@ def parse_value(name: str, text: str, spec: Input) -> Any:
             raise GankitError(f"{name} must be a class from 0 to {spec.num_classes - 1}, got {text!r}")
         return int(text)
     if isinstance(spec, Attributes):
-        flags = [f.strip() for f in text.split(",")]
-        if len(flags) != spec.count or any(f not in ("0", "1") for f in flags):
-            raise GankitError(f"{name} must be {spec.count} flags of 0 or 1 separated by commas, got {text!r}")
-        return [float(f) for f in flags]
+        return parse_attributes(name, text, spec)
     if isinstance(spec, Option):
         default = spec.default
         try:
@@ -61,6 +58,22 @@ def parse_value(name: str, text: str, spec: Input) -> Any:
                 f"{name} must be a {type(default).__name__} (default {default!r}), got {text!r}"
             ) from None
     raise GankitError(f"{name} is a {type(spec).__name__.lower()} input and cannot be set with --set")
+
+
+def parse_attributes(name: str, text: str, spec: Attributes) -> list[float]:
+    """``1,0,1``, or with named flags the names of those set: ``dimmed+thick`` (``none`` for no flag)."""
+    flags = [f.strip() for f in text.split(",")]
+    if len(flags) == spec.count and all(f in ("0", "1") for f in flags):
+        return [float(f) for f in flags]
+    expected = f"{name} must be {spec.count} flags of 0 or 1 separated by commas"
+    if not spec.names:
+        raise GankitError(f"{expected}, got {text!r}")
+    chosen = [n.strip() for n in text.replace(",", "+").split("+")]
+    if chosen == ["none"]:
+        return [0.0] * spec.count
+    if any(n not in spec.names for n in chosen):
+        raise GankitError(f"{expected} or names joined by + ({', '.join(spec.names)}; none for no flag), got {text!r}")
+    return [float(n in chosen) for n in spec.names]
 
 
 def fill(

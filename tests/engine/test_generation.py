@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -56,6 +58,26 @@ def test_given_images_decide_the_count_and_data_fills_the_rest():
 def test_bad_values_are_one_line_errors(name, text, message):
     with pytest.raises(GankitError, match=message):
         generation.parse_value(name, text, SPEC[name])
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [("1,0,1", [1, 0, 1]), ("thick", [0, 0, 1]), ("dimmed+thick", [1, 0, 1]), ("framed, thick", [0, 1, 1]),
+     ("none", [0, 0, 0]), ("0,0,0", [0, 0, 0])],
+)  # fmt: skip
+def test_named_attributes_are_set_by_name_or_by_flags(text, flags):
+    spec = Attributes(3, names=("dimmed", "framed", "thick"))
+    assert generation.parse_value("target", text, spec) == flags
+
+
+@pytest.mark.parametrize("text", ["bold", "thick+bold", "1,2,0", "1,0", ""])
+def test_bad_attribute_values_name_the_flags_and_the_names(text):
+    spec = Attributes(3, names=("dimmed", "framed", "thick"))
+    expected = "target must be 3 flags of 0 or 1 separated by commas or names joined by + (dimmed, framed, thick"
+    with pytest.raises(GankitError, match=f"^{re.escape(expected)}.*got {re.escape(repr(text))}$"):
+        generation.parse_value("target", text, spec)
+    with pytest.raises(GankitError, match=r"^target must be 3 flags of 0 or 1 separated by commas, got 'thick'$"):
+        generation.parse_value("target", "thick", Attributes(3))  # unnamed flags: no names to offer
 
 
 def test_unknown_inputs_and_huge_counts_are_refused():

@@ -122,7 +122,7 @@ def digit_domains(config, request: DataRequest | None = None) -> TensorDataset:
     x = apply_attributes(x, flags)
     fields = {
         "x": Field((1, size, size), "image", value_range=(0.0, 1.0)),
-        "attributes": Field((len(DIGIT_ATTRIBUTES),), "attributes"),
+        "attributes": Field((len(DIGIT_ATTRIBUTES),), "attributes", names=DIGIT_ATTRIBUTES),
         "label": Field((), "class", num_classes=10),
     }
     description = DataDescription.of("stargan-digits", fields, main="x")
@@ -171,10 +171,11 @@ def domain_folder(config, request: DataRequest) -> TensorDataset:
         images.append(tensor)
     x = torch.stack(images).float().div(127.5).sub(1.0)
     flags = torch.eye(len(domains))[torch.tensor([i for _, i in files])]
-    fields = {
-        "x": Field(tuple(x.shape[1:]), "image", value_range=(0.0, 1.0)),
-        "attributes": Field((len(domains),), "attributes"),
-    }
-    # The domain order (--set target=...) in the name, which config.json and checkpoints keep.
+    try:
+        attributes = Field((len(domains),), "attributes", names=domains)
+    except ValueError:  # folder names that --set cannot take apart (a space, '+', ','): flags only
+        attributes = Field((len(domains),), "attributes")
+    fields = {"x": Field(tuple(x.shape[1:]), "image", value_range=(0.0, 1.0)), "attributes": attributes}
+    # The domain order in the name too: the run's title says which flag is which.
     description = DataDescription.of(f"stargan-folder:{','.join(domains)}", fields, main="x")
     return TensorDataset(description, fields={"x": x, "attributes": flags})

@@ -58,7 +58,8 @@ class StarGAN(Scheme):
         }
 
     def generation_inputs(self, data: DataDescription, z_dim: int) -> dict:
-        return {"image": FromData(data.main), "target": Attributes(data.fields[attribute_field(data)].shape[0])}
+        domains = data.fields[attribute_field(data)]
+        return {"image": FromData(data.main), "target": Attributes(domains.shape[0], names=domains.names)}
 
     def generate(self, nets, inputs) -> Tensor:
         return nets["generator"](inputs["image"], inputs["target"])

@@ -34,6 +34,7 @@ def test_digits_task_fields_and_splits():
     d = train.description
     assert (d.main, d.shape, list(d.fields)) == ("x", (1, 16, 16), ["x", "attributes", "label"])
     assert d.fields["attributes"].shape == (len(DIGIT_ATTRIBUTES),) and d.class_field() == "label"
+    assert d.fields["attributes"].names == DIGIT_ATTRIBUTES == ("dimmed", "framed", "thick")
     assert [len(s.tensors["x"]) for s in (train, test, everything)] == [1437, 360, 1797]
     flags = everything.tensors["attributes"]
     assert set(flags.unique().tolist()) == {0.0, 1.0}
@@ -104,10 +105,18 @@ def test_folder_per_domain(tmp_path):
     d = data.description
     assert d.name == "stargan-folder:angry,happy,sad"  # the order of --set target=...
     assert d.shape == (3, 8, 8) and d.fields["attributes"].shape == (3,)
+    assert d.fields["attributes"].names == ("angry", "happy", "sad")  # what --set target= takes
     flags = data.tensors["attributes"]
     assert flags.tolist() == [[1.0, 0.0, 0.0]] * 3 + [[0.0, 1.0, 0.0]] * 3 + [[0.0, 0.0, 1.0]] * 3
     gray = domain_folder(FolderConfig(channels=1, crop=6), DataRequest(root=str(root), resolution=4))
     assert gray.tensors["x"].shape == (9, 1, 4, 4)
+
+
+def test_folder_names_that_set_cannot_split_leave_the_flags_unnamed(tmp_path):
+    root = write_domains(tmp_path / "faces", domains=("black hair", "blond+hair"))
+    data = domain_folder(FolderConfig(), DataRequest(root=str(root), resolution=8))
+    assert data.description.fields["attributes"].names == ()  # --set target=1,0 still works
+    assert data.tensors["attributes"].tolist() == [[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 3
 
 
 def test_folder_conforms_and_suggests_the_rafd_settings(tmp_path):

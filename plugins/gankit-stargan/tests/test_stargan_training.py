@@ -144,3 +144,21 @@ def test_sample_translates_a_png_a_folder_and_an_npy(folder_runs, tmp_path):
 
     bad = run_cli("sample", run, "--input", str(array), "--set", "target=1,0", "-o", str(out), check=False)
     assert bad.exit_code != 0 and "target must be 3 flags of 0 or 1" in bad.output
+
+
+def test_sample_takes_the_domain_folders_names(folder_runs, tmp_path):
+    """The folders' names stand for the flags: target=happy is 0,1,0; a wrong name lists the right ones."""
+    run, array = str(folder_runs / "full"), tmp_path / "x.npy"
+    np.save(array, np.random.default_rng(2).random((2, 3, 8, 8), dtype=np.float32))
+    outputs = {}
+    for target in ("happy", "0,1,0", "angry+sad", "1,0,1"):
+        out = tmp_path / f"{target}.npy"
+        run_cli("sample", run, "--input", str(array), "--set", f"target={target}", "-o", str(out), "--device", "cpu")
+        outputs[target] = np.load(out)
+    assert np.array_equal(outputs["happy"], outputs["0,1,0"])
+    assert np.array_equal(outputs["angry+sad"], outputs["1,0,1"])
+    assert not np.array_equal(outputs["happy"], outputs["angry+sad"])
+    bad = run_cli("sample", run, "--input", str(array), "--set", "target=bored", "-o", str(tmp_path / "b.npy"),
+                  check=False)  # fmt: skip
+    assert bad.exit_code != 0 and "(angry, happy, sad; none for no flag), got 'bored'" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1 and not (tmp_path / "b.npy").exists()
