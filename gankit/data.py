@@ -49,20 +49,26 @@ class Field:
     value_range: tuple[float, float] = attrs.field(default=(-1.0, 1.0), converter=tuple, validator=_two_numbers)
     #: Number of classes of a ``class`` field.
     num_classes: int | None = None
-    #: The names of an ``attributes`` field's flags, in order (``("dimmed", "framed", "thick")``): `--set`
-    #: takes them (``target=dimmed+thick``) besides the flags (``target=1,0,1``). Empty when unnamed.
+    #: The names of a ``class`` field's classes (``("airplane", ...)``: ``--label cat``) or of an
+    #: ``attributes`` field's flags (``("dimmed", "framed", "thick")``: ``--set target=dimmed+thick``),
+    #: in order; the numbers and flags work too. Empty when unnamed.
     names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     def __attrs_post_init__(self) -> None:
         if not self.names:
             return
-        if self.kind != "attributes" or len(self.names) != self.shape[0]:
-            raise ValueError(f"names {self.names!r} must name each of an attributes field's {self.shape} flags")
+        count = {"class": self.num_classes, "attributes": self.shape[0] if self.shape else None}.get(self.kind)
+        if len(self.names) != count:
+            raise ValueError(
+                f"names {self.names!r} must name each class of a class field or each flag of an attributes field"
+            )
         for name in self.names:
-            if not isinstance(name, str) or not name or any(c in name for c in ",+ ") or name in ("0", "1", "none"):
-                raise ValueError(f"attribute name {name!r} must be a word without ',', '+' or spaces (not 0, 1, none)")
-        if len(set(self.names)) != len(self.names):
-            raise ValueError(f"attribute names {self.names!r} must differ from each other")
+            if not isinstance(name, str) or not name.strip() or name.strip().isdigit():
+                raise ValueError(f"{self.kind} name {name!r} must be text, not a number (numbers stand for themselves)")
+            if self.kind == "attributes" and (any(c in name for c in ",+ ") or name == "none"):
+                raise ValueError(f"attribute name {name!r} must be a word without ',', '+' or spaces (not none)")
+        if len({n.strip().lower() for n in self.names}) != len(self.names):
+            raise ValueError(f"{self.kind} names {self.names!r} must differ from each other (case aside)")
 
     @property
     def channels(self) -> int:

@@ -9,9 +9,12 @@ the same whatever the batch size.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from gankit.data import Field
 
 
 @attrs.frozen
@@ -23,10 +26,17 @@ class Noise:
 
 @attrs.frozen
 class Label:
-    """A class label per sample (an integer tensor). Filled with ``--label K``; left unset, the samples
-    go through the classes in equal blocks, so a picture shows one row per class."""
+    """A class label per sample (an integer tensor). Filled with ``--label K``, or with the class's name
+    when ``names`` are given (``--label cat``); left unset, the samples go through the classes in equal
+    blocks, so a picture shows one row per class."""
 
     num_classes: int
+    names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    @classmethod
+    def of(cls, field: Field) -> Label:
+        """The label of a data set's ``class`` field: its classes and their names."""
+        return cls(field.num_classes or 0, names=field.names)
 
 
 @attrs.frozen
@@ -37,6 +47,11 @@ class Attributes:
 
     count: int
     names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    @classmethod
+    def of(cls, field: Field) -> Attributes:
+        """The flags of a data set's ``attributes`` field: their count and names."""
+        return cls(field.shape[0], names=field.names)
 
 
 @attrs.frozen

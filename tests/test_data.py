@@ -30,14 +30,24 @@ def test_descriptions_saved_before_names_existed_still_load():
 @pytest.mark.parametrize(
     ("field", "message"),
     [
-        (dict(shape=(3,), kind="attributes", names=("a", "b")), "must name each of"),
-        (dict(shape=(2,), kind="image", names=("a", "b")), "must name each of"),
+        (dict(shape=(3,), kind="attributes", names=("a", "b")), "must name each class .* or each flag"),
+        (dict(shape=(2,), kind="image", names=("a", "b")), "must name each class"),
+        (dict(shape=(), kind="class", num_classes=3, names=("cat", "dog")), "must name each class"),
         (dict(shape=(2,), kind="attributes", names=("black hair", "b")), "without ',', '\\+' or spaces"),
         (dict(shape=(2,), kind="attributes", names=("a+b", "c")), "without"),
-        (dict(shape=(2,), kind="attributes", names=("1", "c")), "not 0, 1, none"),
+        (dict(shape=(2,), kind="attributes", names=("none", "c")), "not none"),
+        (dict(shape=(2,), kind="attributes", names=("1", "c")), "not a number"),
+        (dict(shape=(), kind="class", num_classes=2, names=("0", "cat")), "not a number"),
+        (dict(shape=(), kind="class", num_classes=2, names=("cat", "")), "must be text"),
         (dict(shape=(2,), kind="attributes", names=("a", "a")), "must differ"),
+        (dict(shape=(), kind="class", num_classes=2, names=("Cat", "cat")), "must differ .*case aside"),
     ],
 )
-def test_names_that_set_could_not_read_back_are_refused(field, message):
+def test_names_that_the_command_line_could_not_read_back_are_refused(field, message):
     with pytest.raises(ValueError, match=message):
         Field(**field)
+
+
+def test_class_names_may_hold_spaces_and_slashes():
+    field = Field((), "class", num_classes=2, names=("T-shirt/top", "Ankle boot"))
+    assert field.names == ("T-shirt/top", "Ankle boot")  # --label "ankle boot" (any case)

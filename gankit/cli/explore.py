@@ -52,7 +52,9 @@ from gankit.errors import GankitError
     default=None,
     help="An image (PNG) to project: the latent whose sample is closest to it, and the error.",
 )
-@click.option("--label", type=int, default=None, help="The class to project into [default: the best one].")
+@click.option(
+    "--label", metavar="K", default=None, help="The class (number or name) to project into [default: the best one]."
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 def explore(
     target: str,
@@ -65,7 +67,7 @@ def explore(
     distance: float,
     layer: str | None,
     project_image: str | None,
-    label: int | None,
+    label: str | None,
     device: str,
 ) -> None:
     """Pictures of what a generator learned about its noise, and explore.json beside them: slerp

@@ -27,7 +27,12 @@ FORMATS = (".png", ".npy")
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid (or scatter) or a .npy array."
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the noise.")
-@click.option("--label", type=int, default=None, help="Class of every sample (class-conditional models).")
+@click.option(
+    "--label",
+    metavar="K",
+    default=None,
+    help="Class of every sample (class-conditional models): its number, or its name where the data names its classes.",
+)
 @click.option(
     "--input",
     "input_path",
@@ -55,7 +60,7 @@ def sample(
     count: int | None,
     output: str,
     seed: int,
-    label: int | None,
+    label: str | None,
     input_path: str | None,
     set_items: tuple[str, ...],
     device: str,
@@ -91,7 +96,7 @@ def sample(
         labels = [name for name, kind in spec.items() if isinstance(kind, Label)]
         if not labels:
             raise GankitError(f"--label needs a class-conditional model; this one takes {', '.join(spec)}")
-        given[labels[0]] = generation.parse_value("--label", str(label), spec[labels[0]])
+        given[labels[0]] = generation.parse_value("--label", label, spec[labels[0]])
     if input_path is not None:
         images = [name for name, kind in spec.items() if isinstance(kind, FromData)]
         if not images:

@@ -40,9 +40,7 @@ def grid_columns(spec: Mapping[str, Input], count: int) -> int | None:
 def parse_value(name: str, text: str, spec: Input) -> Any:
     """A value typed on the command line for input ``name`` (``--set truncation=0.7``)."""
     if isinstance(spec, Label):
-        if not text.lstrip("-").isdigit() or not 0 <= int(text) < spec.num_classes:
-            raise GankitError(f"{name} must be a class from 0 to {spec.num_classes - 1}, got {text!r}")
-        return int(text)
+        return parse_label(name, text, spec)
     if isinstance(spec, Attributes):
         return parse_attributes(name, text, spec)
     if isinstance(spec, Option):
@@ -58,6 +56,19 @@ def parse_value(name: str, text: str, spec: Input) -> Any:
                 f"{name} must be a {type(default).__name__} (default {default!r}), got {text!r}"
             ) from None
     raise GankitError(f"{name} is a {type(spec).__name__.lower()} input and cannot be set with --set")
+
+
+def parse_label(name: str, text: str, spec: Label) -> int:
+    """A class by its number, or by its name (any case) when the data names its classes."""
+    if text.strip().lstrip("-").isdigit():
+        if 0 <= int(text) < spec.num_classes:
+            return int(text)
+    else:
+        by_name = {n.strip().lower(): i for i, n in enumerate(spec.names)}
+        if text.strip().lower() in by_name:
+            return by_name[text.strip().lower()]
+    names = f" or its name ({', '.join(spec.names)})" if spec.names else ""
+    raise GankitError(f"{name} must be a class from 0 to {spec.num_classes - 1}{names}, got {text!r}")
 
 
 def parse_attributes(name: str, text: str, spec: Attributes) -> list[float]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from gankit.engine.generation import parse_label
 from gankit.errors import GankitError
 from gankit.explore.boundaries import class_boundaries, project
 from gankit.explore.directions import check_layer, ganspace, sefa
@@ -38,7 +39,7 @@ def explore(
     from_data: Callable | None = None,
     log: Callable[[str], None] = print,
     project_image: str | Path | None = None,
-    project_label: int | None = None,
+    project_label: int | str | None = None,
 ) -> dict[str, Any]:
     """Write every picture that applies into ``out`` and the numbers into ``out/explore.json``;
     returns what was written there."""
@@ -59,8 +60,7 @@ def explore(
         labels = [k for k in model.inputs.values() if isinstance(k, Label)]
         if not labels:
             raise GankitError(f"--label needs a class-conditional model; this one takes {', '.join(model.inputs)}")
-        if not 0 <= project_label < labels[0].num_classes:
-            raise GankitError(f"--label must be a class from 0 to {labels[0].num_classes - 1}, got {project_label}")
+        project_label = parse_label("--label", str(project_label), labels[0])
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

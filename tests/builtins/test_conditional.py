@@ -69,6 +69,24 @@ def test_conditional_run_samples_rows_and_labels(gankit, tmp_path):
     assert state.counters["g_steps"] == 6 and "python" in state.rng
 
 
+def test_classes_named_by_the_data_are_sampled_by_name(gankit, tmp_path):
+    """A folder of class sub-folders: `--label dogs` is `--label 1`; a wrong name lists the classes."""
+    from tests.builtins.test_data import write_pngs
+
+    write_pngs(tmp_path / "pets", per_class=4)
+    args = ("--scheme", "conditional", "--data", "folder", "--data-root", "pets", "--resolution", "8")
+    tiny = ("--set", "arch.g_hidden=8", "--set", "arch.d_hidden=8", "--steps", "2", "--batch-size", "4")
+    assert gankit("run", *args, *tiny, "--name", "pets", "-q").exit_code == 0
+    for label in ("dogs", "DOGS", "1", "cats"):
+        assert gankit("sample", "runs/pets", "--label", label, "-n", "3", "-o", f"{label}.npy").exit_code == 0
+    dogs = np.load(tmp_path / "dogs.npy")
+    assert np.array_equal(dogs, np.load(tmp_path / "1.npy")) and np.array_equal(dogs, np.load(tmp_path / "DOGS.npy"))
+    assert not np.array_equal(dogs, np.load(tmp_path / "cats.npy"))
+    line = one_error_line(gankit("sample", "runs/pets", "--label", "fish", "-o", "fish.npy"))
+    assert line.endswith("--label must be a class from 0 to 1 or its name (cats, dogs), got 'fish'")
+    assert not (tmp_path / "fish.npy").exists()
+
+
 def test_label_on_an_unconditional_model_is_one_line(gankit):
     gankit(
         "run",

@@ -162,6 +162,9 @@ def test_idx_data_sets_load(tmp_path, name, folder):
     assert torch.equal(dataset.labels, torch.as_tensor(labels, dtype=torch.long))
     d = dataset.description
     assert (d.name, d.shape, d.value_range, d.num_classes, d.size) == (name, (1, 28, 28), (0.0, 1.0), 10, 64)
+    names = d.fields["label"].names  # MNIST's classes are their numbers
+    assert names == (() if name == "mnist" else ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                  "Shirt", "Sneaker", "Bag", "Ankle boot"))  # fmt: skip
 
 
 def test_idx_resolution(tmp_path):
@@ -270,6 +273,7 @@ def test_cifar10_loads(tmp_path):
     torch.testing.assert_close(dataset.samples, expected)
     d = dataset.description
     assert (d.name, d.shape, d.value_range, d.num_classes, d.size) == ("cifar10", (3, 32, 32), (0.0, 1.0), 10, 40)
+    assert d.fields["label"].names[:4] == ("airplane", "automobile", "bird", "cat")  # batches.meta's label_names
     assert dataset.labels.shape == (40,)
     test = _load("cifar10", tmp_path, split="test")
     assert test.samples.shape == (8, 3, 32, 32)
@@ -370,6 +374,13 @@ def test_folder_with_class_subfolders(tmp_path):
     assert dataset.labels.tolist() == [0, 0, 0, 1, 1, 1]
     d = dataset.description
     assert (d.name, d.shape, d.num_classes, d.value_range) == ("folder:pets", (3, 16, 16), 2, (0.0, 1.0))
+    assert d.fields["label"].names == ("cats", "dogs")  # the sub-folders: gankit sample --label dogs
+
+
+def test_folder_classes_named_by_numbers_keep_only_their_numbers(tmp_path):
+    write_pngs(tmp_path / "digits", classes=("0", "1"), per_class=1)
+    d = _load("folder", tmp_path / "digits", resolution=8).description
+    assert d.num_classes == 2 and d.fields["label"].names == ()
 
 
 def test_folder_grayscale_and_default_resolution(tmp_path):

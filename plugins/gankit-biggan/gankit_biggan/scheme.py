@@ -82,7 +82,7 @@ class BigGANScheme(Scheme):
         self._shapes = (z_dim, data.fields[class_field(data)].num_classes)
         return {
             "z": Noise((z_dim,)),
-            "label": Label(data.fields[class_field(data)].num_classes),
+            "label": Label.of(data.fields[class_field(data)]),
             "truncation": Option(
                 1.0, "truncation psi in (0, 1]: z = psi * N(0, 1) truncated to [-2, 2] (BigGAN); 1 = off"
             ),

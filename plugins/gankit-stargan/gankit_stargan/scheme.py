@@ -58,8 +58,7 @@ class StarGAN(Scheme):
         }
 
     def generation_inputs(self, data: DataDescription, z_dim: int) -> dict:
-        domains = data.fields[attribute_field(data)]
-        return {"image": FromData(data.main), "target": Attributes(domains.shape[0], names=domains.names)}
+        return {"image": FromData(data.main), "target": Attributes.of(data.fields[attribute_field(data)])}
 
     def generate(self, nets, inputs) -> Tensor:
         return nets["generator"](inputs["image"], inputs["target"])

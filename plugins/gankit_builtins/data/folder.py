@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from gankit import DataDescription, DataRequest, GankitError, TensorDataset
+from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
 from gankit.limits import check_data_size
 from gankit.safe_files import shown
 
@@ -48,8 +48,11 @@ def folder(config, request: DataRequest) -> TensorDataset:
         images.append(tensor)
         labels.append(class_names.index(path.parent.relative_to(root).as_posix()))
     x = torch.stack(images).float().div(127.5).sub(1.0)
-    num_classes = len(class_names) if len(class_names) > 1 else None
-    description = DataDescription(
-        f"folder:{root.name}", tuple(x.shape[1:]), "image", value_range=(0.0, 1.0), num_classes=num_classes
-    )
-    return TensorDataset(description, x, torch.as_tensor(labels) if num_classes else None)
+    fields = {"x": Field(tuple(x.shape[1:]), "image", value_range=(0.0, 1.0))}
+    if len(class_names) > 1:
+        try:  # the sub-folders name the classes (--label cats), unless they are numbers or differ only in case
+            fields["label"] = Field((), "class", num_classes=len(class_names), names=class_names)
+        except ValueError:
+            fields["label"] = Field((), "class", num_classes=len(class_names))
+    description = DataDescription.of(f"folder:{root.name}", fields, main="x")
+    return TensorDataset(description, x, torch.as_tensor(labels) if "label" in fields else None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from gankit import DataDescription, DataRequest, GankitError, TensorDataset
+from gankit import DataDescription, DataRequest, Field, GankitError, TensorDataset
 from gankit.limits import check_data_size
 from gankit.safe_files import read_bounded, shown
 
@@ -34,12 +34,34 @@ def _root(request: DataRequest, folder: str) -> Path:
     return root
 
 
+#: The classes' names, in label order, of the sets whose classes are not their numbers (as torchvision
+#: and the data sets' own metadata give them): ``gankit sample --label cat``.
+CLASS_NAMES = {
+    "fashion-mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
+
+
 def _dataset(name: str, data: torch.Tensor, labels: torch.Tensor, classes: int, request: DataRequest) -> TensorDataset:
     if request.resolution is not None:
         check_data_size(len(data), data.shape[1], request.resolution, name)
     x = _resize(data.float().div(127.5).sub(1.0), request.resolution)
-    description = DataDescription(name, tuple(x.shape[1:]), "image", value_range=(0.0, 1.0), num_classes=classes)
-    return TensorDataset(description, x.contiguous(), labels)
+    fields = {
+        "x": Field(tuple(x.shape[1:]), "image", value_range=(0.0, 1.0)),
+        "label": Field((), "class", num_classes=classes, names=CLASS_NAMES.get(name, ())),
+    }
+    return TensorDataset(DataDescription.of(name, fields, main="x"), x.contiguous(), labels)
 
 
 #: The four files of MNIST and Fashion-MNIST in ROOT/<folder>/raw (as torchvision downloads them).

@@ -35,7 +35,7 @@ class Conditional(Scheme):
         }
 
     def generation_inputs(self, data: DataDescription, z_dim: int) -> dict:
-        return {"z": Noise((z_dim,)), "label": Label(data.fields[class_field(data)].num_classes)}
+        return {"z": Noise((z_dim,)), "label": Label.of(data.fields[class_field(data)])}
 
     def generate(self, nets, inputs) -> Tensor:
         return nets["generator"](inputs["z"], inputs["label"])
