@@ -72,19 +72,21 @@ def parse_label(name: str, text: str, spec: Label) -> int:
 
 
 def parse_attributes(name: str, text: str, spec: Attributes) -> list[float]:
-    """``1,0,1``, or with named flags the names of those set: ``dimmed+thick`` (``none`` for no flag)."""
+    """``1,0,1``, or with named flags the names of those set, in any case: ``dimmed+thick`` (``none`` for no
+    flag)."""
     flags = [f.strip() for f in text.split(",")]
     if len(flags) == spec.count and all(f in ("0", "1") for f in flags):
         return [float(f) for f in flags]
     expected = f"{name} must be {spec.count} flags of 0 or 1 separated by commas"
     if not spec.names:
         raise GankitError(f"{expected}, got {text!r}")
-    chosen = [n.strip() for n in text.replace(",", "+").split("+")]
-    if chosen == ["none"]:
+    chosen = {n.strip().lower() for n in text.replace(",", "+").split("+")}
+    if chosen == {"none"}:
         return [0.0] * spec.count
-    if any(n not in spec.names for n in chosen):
+    names = [n.lower() for n in spec.names]
+    if not chosen <= set(names):
         raise GankitError(f"{expected} or names joined by + ({', '.join(spec.names)}; none for no flag), got {text!r}")
-    return [float(n in chosen) for n in spec.names]
+    return [float(n in chosen) for n in names]
 
 
 def fill(

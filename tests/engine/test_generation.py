@@ -63,7 +63,7 @@ def test_bad_values_are_one_line_errors(name, text, message):
 @pytest.mark.parametrize(
     ("text", "flags"),
     [("1,0,1", [1, 0, 1]), ("thick", [0, 0, 1]), ("dimmed+thick", [1, 0, 1]), ("framed, thick", [0, 1, 1]),
-     ("none", [0, 0, 0]), ("0,0,0", [0, 0, 0])],
+     ("Thick+DIMMED", [1, 0, 1]), ("none", [0, 0, 0]), ("0,0,0", [0, 0, 0])],
 )  # fmt: skip
 def test_named_attributes_are_set_by_name_or_by_flags(text, flags):
     spec = Attributes(3, names=("dimmed", "framed", "thick"))
