@@ -273,7 +273,12 @@ def test_cifar10_loads(tmp_path):
     torch.testing.assert_close(dataset.samples, expected)
     d = dataset.description
     assert (d.name, d.shape, d.value_range, d.num_classes, d.size) == ("cifar10", (3, 32, 32), (0.0, 1.0), 10, 40)
-    assert d.fields["label"].names[:4] == ("airplane", "automobile", "bird", "cat")  # batches.meta's label_names
+    assert d.fields["label"].names[:4] == (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+    )  # CIFAR-10's classes, in label order
     assert dataset.labels.shape == (40,)
     test = _load("cifar10", tmp_path, split="test")
     assert test.samples.shape == (8, 3, 32, 32)
