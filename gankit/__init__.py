@@ -30,7 +30,7 @@ from gankit.inputs import Attributes, FromData, Label, Noise, Option
 if TYPE_CHECKING:  # only for the annotation: importing the engine would import torch
     from gankit.engine.model import Model
 
-__version__ = "0.2.3"
+__version__ = "0.2.4"
 
 #: Marks a plugin's hook implementations (pluggy's ``HookimplMarker`` for gankit's hooks): ``@gankit.hookimpl``
 #: above each ``gankit_register_*`` function of the module that the plugin's entry point names.

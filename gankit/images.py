@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -19,11 +20,13 @@ def save_samples(
     inputs: torch.Tensor | None = None,
     targets: torch.Tensor | None = None,
     caption: str | None = None,
+    row_labels: Sequence[str] = (),
 ) -> None:
     """Save samples given in ``[-1, 1]``: a grid for images (``columns`` wide, square by default), a
     scatter over the real data for points, on axes in the data's units and titled ``caption`` (the
     training step). A translator's ``inputs`` images stand left of each output, and the ``targets`` it
-    should match (paired data) right of it."""
+    should match (paired data) right of it. ``row_labels``, one per row of the grid (the classes of a
+    grid with a class per row), are written left of the rows."""
     from PIL import Image
 
     samples = samples.detach().float().cpu()
@@ -46,12 +49,16 @@ def save_samples(
             normalize=True,
             value_range=(-1, 1),
             pad_value=1.0,
+            padding=_GRID_PADDING,
         )
         picture = grid.mul(255).round().to(torch.uint8)
         # Small images (8x8 digits) are enlarged with whole pixels, so a grid is viewable as it is.
         factor = max(1, 384 // max(picture.shape[1:]))
         if factor > 1:
             picture = picture.repeat_interleave(factor, 1).repeat_interleave(factor, 2)
+        rows = -(-len(samples) // nrow)
+        if row_labels and len(row_labels) == rows:
+            picture = _label_rows(picture, row_labels, samples.shape[-2] * factor, _GRID_PADDING * factor)
     else:
         picture = scatter(
             samples.reshape(len(samples), -1)[:, :2],
@@ -61,6 +68,33 @@ def save_samples(
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(picture.permute(1, 2, 0).contiguous().numpy()).save(path)
+
+
+#: Pixels between a grid's images (torchvision's default).
+_GRID_PADDING = 2
+#: Row labels longer than this are cut, so a long folder name does not push the grid off the page.
+_LABEL_CHARS = 24
+
+
+def _label_rows(picture: torch.Tensor, labels: Sequence[str], height: int, padding: int) -> torch.Tensor:
+    """``picture`` (a grid of rows ``height`` high, ``padding`` apart) with ``labels`` in a margin to
+    its left, each beside the middle of its row."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    font = _font(max(8, min(12, height + padding)))  # no taller than a row: tiny images make thin rows
+    texts = [t if len(t) <= _LABEL_CHARS else t[: _LABEL_CHARS - 1] + "…" for t in map(str, labels)]
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    margin = 8 + max(round(measure.textlength(t, font=font)) for t in texts)
+    _, rows, cols = picture.shape
+    canvas = np.full((rows, margin + cols, 3), 255, dtype=np.uint8)
+    canvas[:, margin:] = picture.permute(1, 2, 0).numpy()
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    for i, text in enumerate(texts):
+        middle = padding + i * (height + padding) + height // 2
+        draw.text((margin - 4, middle), text, fill=(60, 60, 60), font=font, anchor="rm")
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).contiguous()
 
 
 def scatter(

@@ -123,7 +123,12 @@ def sample(
         else:
             columns = generation.grid_columns(spec, len(samples)) if label is None else None
             save_samples(
-                samples, model.description, partial, columns=columns, inputs=generation.image_input(spec, values)
+                samples,
+                model.description,
+                partial,
+                columns=columns,
+                inputs=generation.image_input(spec, values),
+                row_labels=generation.row_names(spec, given) if columns else (),
             )
         if not through:
             os.replace(partial, out)

@@ -37,6 +37,15 @@ def grid_columns(spec: Mapping[str, Input], count: int) -> int | None:
     return None
 
 
+def row_names(spec: Mapping[str, Input], given: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The names of a :func:`grid_columns` grid's rows: the classes (or flags) the data names, in row
+    order; empty when it names none, or when the user ``given`` one value for all samples."""
+    for name, value in spec.items():
+        if isinstance(value, (Label, Attributes)):
+            return () if given and given.get(name) is not None else value.names
+    return ()
+
+
 def parse_value(name: str, text: str, spec: Input) -> Any:
     """A value typed on the command line for input ``name`` (``--set truncation=0.7``)."""
     if isinstance(spec, Label):

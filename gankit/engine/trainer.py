@@ -304,6 +304,7 @@ class Trainer:
                 inputs=generation.image_input(self.model.inputs, self.sample_inputs),
                 targets=self.sample_targets,
                 caption=f"step {self.step}",
+                row_labels=generation.row_names(self.model.inputs) if self.sample_columns else (),
             )
         except OSError as exc:
             raise GankitError(f"could not write samples {str(path)!r}: {exc.strerror or exc}") from None

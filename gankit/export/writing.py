@@ -91,7 +91,12 @@ def _write_picture(model: Any, state: Any, path: Path) -> bool:
         samples = model.generate_all(values, 64)
         columns = generation.grid_columns(model.inputs, len(samples))
         save_samples(
-            samples, model.description, path, columns=columns, inputs=generation.image_input(model.inputs, values)
+            samples,
+            model.description,
+            path,
+            columns=columns,
+            inputs=generation.image_input(model.inputs, values),
+            row_labels=generation.row_names(model.inputs) if columns else (),
         )
     except (GankitError, OSError):
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from gankit import DataDescription, GankitError, NetworkRequest
 from gankit.checkpoint import find_checkpoint, load
@@ -85,6 +86,18 @@ def test_classes_named_by_the_data_are_sampled_by_name(gankit, tmp_path):
     line = one_error_line(gankit("sample", "runs/pets", "--label", "fish", "-o", "fish.npy"))
     assert line.endswith("--label must be a class from 0 to 1 or its name (cats, dogs), got 'fish'")
     assert not (tmp_path / "fish.npy").exists()
+    # A grid with a class per row names its rows in a margin; one class for all samples has no rows to name.
+    for args in (("-o", "rows.png"), ("--label", "dogs", "-o", "dogs.png")):
+        assert gankit("sample", "runs/pets", "-n", "4", *args).exit_code == 0
+    with Image.open(tmp_path / "rows.png") as rows, Image.open(tmp_path / "dogs.png") as dogs:
+        assert rows.width > rows.height and dogs.width == dogs.height  # 2 x 2 samples, square without names
+    # The training's grid too: two rows of 8 x 8 images, 2 px apart, and the names' margin left of them.
+    from gankit.engine.trainer import SAMPLE_GRID_SIZE
+
+    width = -(-SAMPLE_GRID_SIZE // 2) * 10 + 2
+    factor = max(1, 384 // width)
+    with Image.open(tmp_path / "runs" / "pets" / "samples" / "step-000002.png") as grid:
+        assert grid.height == 22 * factor and grid.width > width * factor
 
 
 def test_label_on_an_unconditional_model_is_one_line(gankit):

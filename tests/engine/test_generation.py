@@ -107,3 +107,32 @@ def test_translations_are_pictured_beside_their_inputs_and_targets(tmp_path):
     save_samples(out, data, tmp_path / "three.png", columns=2, inputs=-ones, targets=ones)
     two, three = (Image.open(tmp_path / f"{n}.png").size for n in ("two", "three"))
     assert (two, three) == ((4 * 66 + 2, 2 * 66 + 2), (6 * 66 + 2, 2 * 66 + 2))  # 2 px padding per image
+
+
+def test_rows_of_named_classes_are_labelled_left_of_the_grid(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from gankit import DataDescription
+    from gankit.images import save_samples
+
+    spec = {"z": Noise((2,)), "label": Label(2, names=("cats", "dogs"))}
+    assert generation.row_names(spec) == ("cats", "dogs")
+    assert generation.row_names(spec, {"label": 1}) == ()  # one class for every sample: rows are not classes
+    assert generation.row_names({"label": Label(2)}) == () and generation.row_names({"z": Noise((2,))}) == ()
+    assert generation.row_names({"t": Attributes(2, names=("dimmed", "thick"))}) == ("dimmed", "thick")
+
+    data = DataDescription("pets", (1, 128, 128), "image")  # large enough not to be enlarged
+    samples = torch.ones(4, 1, 128, 128)  # white: only the labels are dark
+    save_samples(samples, data, tmp_path / "plain.png", columns=2)
+    save_samples(samples, data, tmp_path / "named.png", columns=2, row_labels=("cats", "dogs"))
+    save_samples(samples, data, tmp_path / "miscounted.png", columns=2, row_labels=("cats",))
+    plain, named, miscounted = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in ("plain", "named", "miscounted"))
+    assert plain.shape == miscounted.shape == (2 * 130 + 2, 2 * 130 + 2, 3)
+    margin = named.shape[1] - plain.shape[1]
+    assert named.shape[0] == plain.shape[0] and margin > 0
+    assert np.array_equal(named[:, margin:], plain)  # the grid itself is untouched
+    dark_rows = np.flatnonzero((named[:, :margin].max(-1) < 128).any(1))
+    # Dark lines about each row's middle (2 + 64 and 132 + 64), nothing elsewhere.
+    assert any(abs(r - 66) <= 3 for r in dark_rows) and any(abs(r - 196) <= 3 for r in dark_rows)
+    assert all(abs(r - 66) <= 10 or abs(r - 196) <= 10 for r in dark_rows)
