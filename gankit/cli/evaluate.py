@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import attrs
 import click
-
-if TYPE_CHECKING:
-    from gankit.registry import ComponentSpec
 
 
 @click.command("eval")
@@ -65,7 +60,7 @@ def evaluate_command(
     from gankit.components import DataRequest, Dataset
     from gankit.engine.build import build_model
     from gankit.engine.devices import choose_device
-    from gankit.engine.model import expect
+    from gankit.engine.model import expect, with_split
     from gankit.errors import GankitError
     from gankit.evaluation import build_metrics, evaluate
     from gankit.limits import check_count, check_seed
@@ -88,11 +83,8 @@ def evaluate_command(
         names = metrics or tuple(saved["run"].get("metrics", ()))
         base["options"] = {**base["options"], **{m: {**base["options"].get(m, {}), "samples": samples} for m in names}}
     if split is not None:
-        # The trained networks stay as they are; only the data the metrics read (a translator's inputs,
-        # a reference set) comes from another part of the same data set.
-        data = registry().get("data", base["data"])
-        _check_splits(data)
-        base["options"] = {**base["options"], data.name: {**base["options"].get(data.name, {}), "split": split}}
+        # Only the data the metrics read (a translator's inputs, a reference set) comes from another part.
+        base = with_split(base, split)
     run = resolve(registry(), {"metrics": metrics} if metrics else {}, set_items, base=base)
     if not run.metrics:
         listed = ", ".join(registry().names("metric"))
@@ -140,21 +132,6 @@ def _directions(metric: object, values: dict) -> dict[str, bool]:
     if not isinstance(declared, Mapping):
         return {}
     return {key: declared[key] for key in values if isinstance(declared.get(key), bool)}
-
-
-def _check_splits(data: ComponentSpec) -> None:
-    """Refuse ``--split`` for a data set without a ``split`` option, naming those that have one."""
-    from gankit.errors import GankitError
-    from gankit.plugins import registry
-
-    def has_split(spec: ComponentSpec) -> bool:
-        return spec.config is not None and attrs.has(spec.config) and "split" in attrs.fields_dict(spec.config)
-
-    if not has_split(data):
-        with_splits = [spec.name for spec in registry().specs("data") if has_split(spec)]
-        raise GankitError(
-            f"--split: data set {data.name!r} has no splits; data sets with a split option: {', '.join(with_splits)}"
-        )
 
 
 def _metric_options_only(set_items: tuple[str, ...]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 
@@ -41,6 +42,13 @@ FORMATS = (".png", ".npy")
     help="Images to translate (translators): a PNG, a folder of PNGs, or a .npy in data units.",
 )
 @click.option(
+    "--split",
+    metavar="NAME",
+    default=None,
+    help="Translate images from this split of the run's data set (--split test: the held-out part) "
+    "instead of the one it trained on (translators, without --input).",
+)
+@click.option(
     "--set",
     "set_items",
     multiple=True,
@@ -62,6 +70,7 @@ def sample(
     seed: int,
     label: str | None,
     input_path: str | None,
+    split: str | None,
     set_items: tuple[str, ...],
     device: str,
     batch_size: int,
@@ -103,10 +112,16 @@ def sample(
             raise GankitError(f"--input needs a translating model; this one takes {', '.join(spec)}")
         field = model.description.field(spec[images[0]].field)
         given[images[0]] = read_images(input_path, field)
+    if split is not None:
+        if input_path is not None:
+            raise GankitError("--split and --input both choose the images to translate; give one of them")
+        if not any(isinstance(kind, FromData) for kind in spec.values()):
+            raise GankitError(f"--split needs a translating model (images from data); this one takes {', '.join(spec)}")
 
     if count is None:  # every given image, or a screenful
         count = max((len(v) for v in given.values() if isinstance(v, torch.Tensor) and v.dim() == 4), default=64)
-    values = model.fill_inputs(count, seed, given, from_data=_data_samples(state))
+    from_data = _data_samples(state, split)
+    values = model.fill_inputs(count, seed, given, from_data=from_data)
     samples = model.generate_all(values, batch_size)
     # Written beside the output and renamed over it: a failed write leaves no half file, and an
     # existing file at -o stays as it was. (-o naming a symlink, to /dev/full say, writes through it.)
@@ -122,12 +137,15 @@ def sample(
                 np.save(handle, model.description.to_data_units(samples).numpy())
         else:
             columns = generation.grid_columns(spec, len(samples)) if label is None else None
+            # Inputs taken from the data bring their pairs' targets, shown right of the translations.
+            target = generation.paired_target(spec) if input_path is None else None
             save_samples(
                 samples,
                 model.description,
                 partial,
                 columns=columns,
                 inputs=generation.image_input(spec, values),
+                targets=from_data(target, len(samples)) if target else None,
                 row_labels=generation.row_names(spec, given) if columns else (),
             )
         if not through:
@@ -155,12 +173,17 @@ def _given(spec: dict, set_items: tuple[str, ...]) -> dict:
     return given
 
 
-def _data_samples(state):
-    """Data samples for inputs left unset (a translator's default inputs): the run's data, loaded lazily."""
+def _data_samples(state, split: str | None = None):
+    """Data samples for inputs left unset (a translator's default inputs): the run's data (its ``split``
+    part when given), loaded lazily."""
 
-    def load(field: str, count: int):
+    @functools.cache
+    def dataset():
         from gankit.engine.model import load_dataset
 
-        return load_dataset(state.config).take(field, count)
+        return load_dataset(state.config, split)
+
+    def load(field: str, count: int):
+        return dataset().take(field, count)
 
     return load

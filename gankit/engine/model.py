@@ -215,12 +215,14 @@ class Model:
         return {name: ema.shadow for name, ema in self.ema.items()}
 
 
-def load_dataset(saved_config: dict[str, Any]) -> Dataset:
-    """The data set a saved run trained on (for inputs taken from data), built as the run built it."""
+def load_dataset(saved_config: dict[str, Any], split: str | None = None) -> Dataset:
+    """The data set a saved run trained on (for inputs taken from data), built as the run built it; with
+    ``split``, that part of it (``test``: the held-out pairs a translator never saw)."""
     from gankit.plugins import registry
     from gankit.resolve import resolve
 
-    run = resolve(registry(), base=_base(saved_config))
+    base = _base(saved_config)
+    run = resolve(registry(), base=base if split is None else with_split(base, split))
     cfg = run.config
     request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
     return expect(run.data.create(run.config_for(run.data), request), Dataset, run.data)
@@ -228,6 +230,27 @@ def load_dataset(saved_config: dict[str, Any]) -> Dataset:
 
 def _base(saved: dict[str, Any]) -> dict[str, Any]:
     return dict(saved["run"], options={n: c["options"] for n, c in saved["components"].items()})
+
+
+def with_split(base: dict[str, Any], split: str) -> dict[str, Any]:
+    """A saved run's settings ``base`` reading ``split`` of its data set instead of the part it trained on
+    (``--split``); the trained networks stay as they are. One line naming the data sets that have splits
+    when this one has none; the data set's own option checks the split's name."""
+    import attrs
+
+    from gankit.plugins import registry
+
+    def has_split(spec: Any) -> bool:
+        return spec.config is not None and attrs.has(spec.config) and "split" in attrs.fields_dict(spec.config)
+
+    data = registry().get("data", base["data"])
+    if not has_split(data):
+        with_splits = [spec.name for spec in registry().specs("data") if has_split(spec)]
+        raise GankitError(
+            f"--split: data set {data.name!r} has no splits; data sets with a split option: {', '.join(with_splits)}"
+        )
+    options = base.get("options", {})
+    return dict(base, options={**options, data.name: {**options.get(data.name, {}), "split": split}})
 
 
 def load_model(target: str, device: torch.device) -> tuple[Model, checkpoint.TrainingState, Any]:

@@ -100,6 +100,15 @@ def test_sample_count_must_be_positive(gankit, tmp_path, count):
     assert not (tmp_path / "x.npy").exists()
 
 
+def test_split_needs_a_translator_and_is_one_line(gankit, tmp_path):
+    from tests.conftest import one_error_line
+
+    run = _train(gankit, tmp_path, "digits")
+    line = one_error_line(gankit("sample", str(run), "--split", "test", "-o", "x.npy"))
+    assert line == "Error: --split needs a translating model (images from data); this one takes z"
+    assert not (tmp_path / "x.npy").exists()
+
+
 def test_a_trained_model_loads_from_python(gankit, tmp_path):
     import numpy as np
     import torch

@@ -149,3 +149,41 @@ def test_sample_input_errors_are_one_line(trained, tmp_path):
     assert result.exit_code != 0 and result.output.strip().splitlines() == [
         f"Error: --input {str(tmp_path / 'none.png')!r} is neither a file nor a folder"
     ]
+
+
+def test_sample_split_test_translates_the_held_out_sources(trained, tmp_path):
+    """`--split test` takes the inputs from the held-out pairs: the same as giving those sources with --input."""
+    from types import SimpleNamespace
+
+    from gankit_pix2pix.data import digits_task
+
+    held_out = digits_task(SimpleNamespace(split="test", degrade="edges")).take("source", 5)
+    np.save(tmp_path / "held-out.npy", ((held_out + 1) / 2).numpy())  # data units: [0, 1]
+    for name, args in (("split", ("--split", "test")), ("given", ("--input", str(tmp_path / "held-out.npy")))):
+        run_cli("sample", str(trained), "-n", "5", *args, "-o", str(tmp_path / f"{name}.npy"), "--device", "cpu")
+    run_cli("sample", str(trained), "-n", "5", "-o", str(tmp_path / "train.npy"), "--device", "cpu")
+    split, given, train = (np.load(tmp_path / f"{n}.npy") for n in ("split", "given", "train"))
+    assert split.shape == (5, 1, 16, 16) and np.allclose(split, given, atol=1e-6)
+    assert not np.allclose(split, train)  # not the training pairs the run shows by default
+    # A picture of pairs from the data shows each source, its translation and the pair's own target.
+    from PIL import Image
+
+    for name, args in (("pairs", ("--split", "test")), ("inputs", ("--input", str(tmp_path / "held-out.npy")))):
+        run_cli("sample", str(trained), "-n", "4", *args, "-o", str(tmp_path / f"{name}.png"), "--device", "cpu")
+    with Image.open(tmp_path / "pairs.png") as pairs, Image.open(tmp_path / "inputs.png") as inputs:
+        # 2 rows of 18 px images (16 + 2 of padding), 2 samples a row: source, translation and target (6
+        # images) against source and translation (4).
+        assert pairs.width / pairs.height == (6 * 18 + 2) / (2 * 18 + 2)
+        assert inputs.width / inputs.height == (4 * 18 + 2) / (2 * 18 + 2)
+
+    def error(*args: str) -> list[str]:
+        result = run_cli("sample", str(trained), *args, "-o", str(tmp_path / "x.npy"), check=False)
+        assert result.exit_code != 0 and not (tmp_path / "x.npy").exists()
+        return result.output.strip().splitlines()
+
+    assert error("--split", "val") == [
+        "Error: invalid option 'split' for 'pix2pix-digits': 'split' must be in ('train', 'test') (got 'val')"
+    ]
+    assert error("--split", "test", "--input", str(tmp_path / "held-out.npy")) == [
+        "Error: --split and --input both choose the images to translate; give one of them"
+    ]
