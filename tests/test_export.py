@@ -213,6 +213,10 @@ def test_a_plugin_family_exports(gankit, tmp_path, monkeypatch, fmt):
     family = ("--scheme", "pix2pix", "--arch", "pix2pix", "--data", "pix2pix-digits")
     run = _train(gankit, tmp_path, "p2p", *family, "--set", "arch.ngf=4", "--set", "arch.ndf=4")
     _export(gankit, str(run), "-o", "model", "--format", fmt)
+    from PIL import Image
+
+    with Image.open(tmp_path / "model" / "samples.png") as picture:  # 8 a row: source | translation | target
+        assert picture.width / picture.height == (24 * 18 + 2) / (8 * 18 + 2)  # 16 px images, 2 px apart
     model = gk.load(str(tmp_path / "model"))
     names = export.tensor_inputs(model)
     assert len(names) == 1 and model.inputs[names[0]].__class__.__name__ == "FromData"

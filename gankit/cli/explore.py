@@ -82,7 +82,7 @@ def explore(
         raise GankitError(f"--samples {samples} is too few for a PCA: give at least 2")
 
     from gankit.engine.devices import choose_device
-    from gankit.engine.model import load_dataset, load_model
+    from gankit.engine.model import data_samples, load_dataset, load_model
     from gankit.explore import explore as run_explore
 
     model, state, path = load_model(target, choose_device(device))
@@ -96,9 +96,6 @@ def explore(
         except GankitError:
             return None
 
-    def from_data(field: str, count: int):
-        return load_dataset(state.config).take(field, count)
-
     report = run_explore(
         model,
         Path(output),
@@ -110,7 +107,7 @@ def explore(
         distance=distance,
         layer=layer,
         dataset=dataset,
-        from_data=from_data,
+        from_data=data_samples(state.config),
         log=click.echo,
         project_image=project_image,
         project_label=label,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from pathlib import Path
 
@@ -94,7 +93,7 @@ def sample(
 
     from gankit.engine import generation
     from gankit.engine.devices import choose_device
-    from gankit.engine.model import load_model
+    from gankit.engine.model import data_samples, load_model
     from gankit.images import read_images, save_samples
     from gankit.inputs import FromData, Label
 
@@ -120,7 +119,7 @@ def sample(
 
     if count is None:  # every given image, or a screenful
         count = max((len(v) for v in given.values() if isinstance(v, torch.Tensor) and v.dim() == 4), default=64)
-    from_data = _data_samples(state, split)
+    from_data = data_samples(state.config, split)
     values = model.fill_inputs(count, seed, given, from_data=from_data)
     samples = model.generate_all(values, batch_size)
     # Written beside the output and renamed over it: a failed write leaves no half file, and an
@@ -171,19 +170,3 @@ def _given(spec: dict, set_items: tuple[str, ...]) -> dict:
             raise GankitError(f"--set {item!r} names no generation input of this model; its inputs: {listed}")
         given[name] = generation.parse_value(name, text.strip(), spec[name])
     return given
-
-
-def _data_samples(state, split: str | None = None):
-    """Data samples for inputs left unset (a translator's default inputs): the run's data (its ``split``
-    part when given), loaded lazily."""
-
-    @functools.cache
-    def dataset():
-        from gankit.engine.model import load_dataset
-
-        return load_dataset(state.config, split)
-
-    def load(field: str, count: int):
-        return dataset().take(field, count)
-
-    return load

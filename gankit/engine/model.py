@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -226,6 +227,18 @@ def load_dataset(saved_config: dict[str, Any], split: str | None = None) -> Data
     cfg = run.config
     request = DataRequest(root=cfg.data_root, download=False, resolution=cfg.resolution)
     return expect(run.data.create(run.config_for(run.data), request), Dataset, run.data)
+
+
+def data_samples(saved_config: dict[str, Any], split: str | None = None) -> Callable[[str, int], torch.Tensor]:
+    """``from_data`` for :meth:`Model.fill_inputs` (a translator's inputs left unset): the first samples
+    of a field of the data set a saved run trained on (its ``split`` part when given), loaded on first use
+    and then kept."""
+
+    @functools.cache
+    def dataset() -> Dataset:
+        return load_dataset(saved_config, split)
+
+    return lambda field, count: dataset().take(field, count)
 
 
 def _base(saved: dict[str, Any]) -> dict[str, Any]:

@@ -80,22 +80,22 @@ def export(
 def _write_picture(model: Any, state: Any, path: Path) -> bool:
     """A grid of 64 samples (seed 0) for the model card; a translator whose data cannot be loaded gets none."""
     from gankit.engine import generation
-    from gankit.engine.model import load_dataset
+    from gankit.engine.model import data_samples
     from gankit.images import save_samples
 
-    def data(field: str, count: int) -> Any:
-        return load_dataset(state.config).take(field, count)
-
+    data = data_samples(state.config)
     try:
         values = model.fill_inputs(64, 0, from_data=data)
         samples = model.generate_all(values, 64)
         columns = generation.grid_columns(model.inputs, len(samples))
+        target = generation.paired_target(model.inputs)
         save_samples(
             samples,
             model.description,
             path,
             columns=columns,
             inputs=generation.image_input(model.inputs, values),
+            targets=data(target, len(samples)) if target else None,
             row_labels=generation.row_names(model.inputs) if columns else (),
         )
     except (GankitError, OSError):
