@@ -83,11 +83,11 @@ def _label_rows(picture: torch.Tensor, labels: Sequence[str], height: int, paddi
     from PIL import Image, ImageDraw
 
     font = _font(max(8, min(12, height + padding)))  # no taller than a row: tiny images make thin rows
-    texts = [t if len(t) <= _LABEL_CHARS else t[: _LABEL_CHARS - 1] + "…" for t in map(str, labels)]
+    texts = [t if len(t) <= _LABEL_CHARS else t[: _LABEL_CHARS - 3] + "..." for t in map(str, labels)]
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     margin = 8 + max(round(measure.textlength(t, font=font)) for t in texts)
-    _, rows, cols = picture.shape
-    canvas = np.full((rows, margin + cols, 3), 255, dtype=np.uint8)
+    _, tall, wide = picture.shape
+    canvas = np.full((tall, margin + wide, 3), 255, dtype=np.uint8)
     canvas[:, margin:] = picture.permute(1, 2, 0).numpy()
     image = Image.fromarray(canvas)
     draw = ImageDraw.Draw(image)

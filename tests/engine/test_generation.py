@@ -136,3 +136,7 @@ def test_rows_of_named_classes_are_labelled_left_of_the_grid(tmp_path):
     # Dark lines about each row's middle (2 + 64 and 132 + 64), nothing elsewhere.
     assert any(abs(r - 66) <= 3 for r in dark_rows) and any(abs(r - 196) <= 3 for r in dark_rows)
     assert all(abs(r - 66) <= 10 or abs(r - 196) <= 10 for r in dark_rows)
+    # A long name (a folder's, say) is cut to 24 characters, so it cannot push the grid off the picture.
+    save_samples(samples, data, tmp_path / "long.png", columns=2, row_labels=("c" * 60, "dogs"))
+    save_samples(samples, data, tmp_path / "cut.png", columns=2, row_labels=("c" * 21 + "...", "dogs"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "long.png")), np.asarray(Image.open(tmp_path / "cut.png")))
