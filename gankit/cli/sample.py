@@ -76,7 +76,8 @@ def sample(
 ) -> None:
     """Generate N samples. A .npy holds them in the data's own units (pixels in [0, 1], points in
     their plane); a .png shows them as an image grid (one row per class for class-conditional models,
-    each input beside its translation for translators) or a scatter plot."""
+    named where the data names its classes; each input beside its translation for translators, and the
+    pair's target when the inputs come from paired data) or a scatter plot."""
     from gankit.limits import check_count, check_seed
 
     if count is not None:
