@@ -155,6 +155,7 @@ class Trainer:
         self._penalties_checked = False
         # Fixed inputs for the sample grids: the same images at every step, so progress is easy to see.
         self.sample_columns = generation.grid_columns(model.inputs, SAMPLE_GRID_SIZE)
+        self.sample_rows = generation.row_names(model.inputs) if self.sample_columns else ()
         grid_size = SAMPLE_GRID_SIZE
         if self.sample_columns:  # whole rows, one per class
             grid_size = self.sample_columns * -(-SAMPLE_GRID_SIZE // self.sample_columns)
@@ -304,7 +305,7 @@ class Trainer:
                 inputs=generation.image_input(self.model.inputs, self.sample_inputs),
                 targets=self.sample_targets,
                 caption=f"step {self.step}",
-                row_labels=generation.row_names(self.model.inputs) if self.sample_columns else (),
+                row_labels=self.sample_rows,
             )
         except OSError as exc:
             raise GankitError(f"could not write samples {str(path)!r}: {exc.strerror or exc}") from None

@@ -155,6 +155,8 @@ def test_sample_split_test_translates_the_held_out_sources(trained, tmp_path):
     """`--split test` takes the inputs from the held-out pairs: the same as giving those sources with --input."""
     from types import SimpleNamespace
 
+    from PIL import Image
+
     from gankit_pix2pix.data import digits_task
 
     held_out = digits_task(SimpleNamespace(split="test", degrade="edges")).take("source", 5)
@@ -166,8 +168,6 @@ def test_sample_split_test_translates_the_held_out_sources(trained, tmp_path):
     assert split.shape == (5, 1, 16, 16) and np.allclose(split, given, atol=1e-6)
     assert not np.allclose(split, train)  # not the training pairs the run shows by default
     # A picture of pairs from the data shows each source, its translation and the pair's own target.
-    from PIL import Image
-
     for name, args in (("pairs", ("--split", "test")), ("inputs", ("--input", str(tmp_path / "held-out.npy")))):
         run_cli("sample", str(trained), "-n", "4", *args, "-o", str(tmp_path / f"{name}.png"), "--device", "cpu")
     with Image.open(tmp_path / "pairs.png") as pairs, Image.open(tmp_path / "inputs.png") as inputs:
