@@ -146,7 +146,7 @@ def sample(
                 columns=columns,
                 inputs=generation.image_input(spec, values),
                 targets=from_data(target, len(samples)) if target else None,
-                row_labels=generation.row_names(spec, given) if columns else (),
+                row_labels=generation.row_names(spec, given),
             )
         if not through:
             os.replace(partial, out)

@@ -155,7 +155,7 @@ class Trainer:
         self._penalties_checked = False
         # Fixed inputs for the sample grids: the same images at every step, so progress is easy to see.
         self.sample_columns = generation.grid_columns(model.inputs, SAMPLE_GRID_SIZE)
-        self.sample_rows = generation.row_names(model.inputs) if self.sample_columns else ()
+        self.sample_rows = generation.row_names(model.inputs)
         grid_size = SAMPLE_GRID_SIZE
         if self.sample_columns:  # whole rows, one per class
             grid_size = self.sample_columns * -(-SAMPLE_GRID_SIZE // self.sample_columns)

@@ -96,7 +96,7 @@ def _write_picture(model: Any, state: Any, path: Path) -> bool:
             columns=columns,
             inputs=generation.image_input(model.inputs, values),
             targets=data(target, len(samples)) if target else None,
-            row_labels=generation.row_names(model.inputs) if columns else (),
+            row_labels=generation.row_names(model.inputs),
         )
     except (GankitError, OSError):
         return False
